@@ -1,0 +1,138 @@
+"""Configuration from environment variables (documented in the README).
+
+Unset URLs mean "embedded": `tariq up` starts its own broker, Redis and PostgreSQL
+under `TARIQ_DATA_DIR` and records their URLs there, so other commands run with the
+same configuration (`tariq token create`, `tariq replay`) find them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Final
+
+ENV_PREFIX: Final = "TARIQ_"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tariq"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(ENV_PREFIX + name)
+    return value if value else None
+
+
+def _env_float(name: str, default: float) -> float:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"{ENV_PREFIX}{name} must be a number, not {value!r}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{ENV_PREFIX}{name} must be a whole number, not {value!r}") from None
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """Contract section 2 defaults; an operator may change them."""
+
+    missing_after_arrival_s: float = 2 * 3600
+    delivery_overdue_after_checkin_s: float = 4 * 3600
+    stall_radius_m: float = 50.0
+    stall_after_s: float = 20 * 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_url: str | None = None
+    redis_url: str | None = None
+    database_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # Prefix of topics, Redis keys and the consumer group: two services may share a
+    # broker or a Redis without seeing each other's data.
+    namespace: str = "tariq"
+    partitions: int = 4
+    replication_factor: int = 1
+    # Consumer fetch wait: Faust hard-codes 1.5 s, which puts ~1 s on every hop.
+    fetch_wait_ms: int = 10
+    batch_size: int = 2000
+    batch_within_s: float = 0.02
+    thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.namespace}.events"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.namespace}-stream"
+
+    @property
+    def redis_prefix(self) -> str:
+        return f"{self.namespace}:"
+
+    def with_urls(self, kafka_url: str, redis_url: str, database_url: str) -> Settings:
+        return replace(self, kafka_url=kafka_url, redis_url=redis_url, database_url=database_url)
+
+    def require_urls(self) -> tuple[str, str, str]:
+        """The three service URLs, or a clear error naming what is missing."""
+        missing = [
+            ENV_PREFIX + name
+            for name, value in (
+                ("KAFKA_URL", self.kafka_url),
+                ("REDIS_URL", self.redis_url),
+                ("DATABASE_URL", self.database_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise SystemExit(
+                f"{', '.join(missing)} not set and no running `tariq up` found in "
+                f"{self.data_dir}: set the URLs, or start the service with `tariq up`."
+            )
+        assert self.kafka_url and self.redis_url and self.database_url
+        return self.kafka_url, self.redis_url, self.database_url
+
+
+def load_settings() -> Settings:
+    data_dir = _env("DATA_DIR")
+    defaults = AlertThresholds()
+    return Settings(
+        kafka_url=_env("KAFKA_URL"),
+        redis_url=_env("REDIS_URL"),
+        database_url=_env("DATABASE_URL"),
+        http_host=_env("HTTP_HOST") or "127.0.0.1",
+        http_port=_env_int("HTTP_PORT", 8080),
+        data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(),
+        namespace=_env("NAMESPACE") or "tariq",
+        partitions=_env_int("PARTITIONS", 4),
+        replication_factor=_env_int("REPLICATION_FACTOR", 1),
+        fetch_wait_ms=_env_int("FETCH_WAIT_MS", 10),
+        batch_size=_env_int("BATCH_SIZE", 2000),
+        batch_within_s=_env_float("BATCH_WITHIN_S", 0.02),
+        thresholds=AlertThresholds(
+            missing_after_arrival_s=_env_float(
+                "MISSING_AFTER_ARRIVAL_S", defaults.missing_after_arrival_s
+            ),
+            delivery_overdue_after_checkin_s=_env_float(
+                "DELIVERY_OVERDUE_AFTER_CHECKIN_S", defaults.delivery_overdue_after_checkin_s
+            ),
+            stall_radius_m=_env_float("STALL_RADIUS_M", defaults.stall_radius_m),
+            stall_after_s=_env_float("STALL_AFTER_S", defaults.stall_after_s),
+        ),
+    )
