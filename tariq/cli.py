@@ -21,8 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from simulators import cli as simulators_cli
     from tagging import cli as tagging_cli
+    from tariq import commands
 
-    for module in (tagging_cli, simulators_cli):
+    for module in (commands, tagging_cli, simulators_cli):
         module.add_commands(subparsers)
     return parser
 

@@ -1,0 +1,139 @@
+"""HTTP API handlers (contract section 3): thin, over the stores and the live mirror."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from dashboards.keys import LIVE, POOL, PRINCIPAL, PRODUCER
+from dashboards.responses import error, json_response
+from dashboards.security import allow, may_see_hotel
+from stream.ingest import DeadLetter
+from tariq.db import store
+from tariq.events import InvalidEvent, decode_event, event_from_object, partition_key
+
+MAX_LIMIT = 100_000
+DEFAULT_LIMIT = 1_000
+HTTP_SCOPE = "http"
+
+
+def page(request: web.Request) -> tuple[int, int]:
+    """`limit` (default 1,000, at most 100,000) and `offset` of a list endpoint."""
+    try:
+        limit = int(request.query.get("limit", DEFAULT_LIMIT))
+        offset = int(request.query.get("offset", 0))
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text='{"error": "limit and offset must be whole numbers"}',
+            content_type="application/json",
+        ) from None
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "limit must be 1 to {MAX_LIMIT} and offset at least 0"}}',
+            content_type="application/json",
+        )
+    return limit, offset
+
+
+async def health(request: web.Request) -> web.Response:
+    try:
+        await request.app[POOL].fetchval("SELECT 1")
+        await request.app[LIVE].client.ping()
+    except Exception as exc:
+        return json_response({"status": "unavailable", "reason": str(exc)}, status=503)
+    return json_response({"status": "ok"})
+
+
+def split_body(body: bytes) -> list[tuple[Any, bytes]]:
+    """The items of a posted body: a JSON array, or JSON Lines (blank lines skipped).
+
+    Each item is (parsed value or None, raw bytes), so that an item that is not even JSON
+    is still kept, raw, as a dead letter.
+    """
+    stripped = body.strip()
+    if stripped.startswith(b"["):
+        parsed = orjson.loads(stripped)
+        if not isinstance(parsed, list):
+            raise ValueError("expected a JSON array")
+        return [(item, orjson.dumps(item)) for item in parsed]
+    return [(None, line) for line in stripped.splitlines() if line.strip()]
+
+
+@allow("device", "operator")
+async def post_events(request: web.Request) -> web.Response:
+    body = await request.read()
+    if not body.strip():
+        return error(400, "empty body: send a JSON array of events, or JSON Lines")
+    try:
+        items = split_body(body)
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        await _keep_rejected(request, [DeadLetter(_ref(), HTTP_SCOPE, f"not JSON: {exc}", body)])
+        return error(400, f"the body is not a JSON array of events: {exc}")
+
+    to_send: list[tuple[bytes | None, bytes]] = []
+    rejected: list[dict[str, Any]] = []
+    dead: list[DeadLetter] = []
+    request_ref = _ref()
+    for index, (parsed, raw) in enumerate(items):
+        try:
+            event = decode_event(raw) if parsed is None else event_from_object(parsed)
+        except InvalidEvent as exc:
+            rejected.append({"index": index, "error": str(exc)})
+            dead.append(DeadLetter(f"{request_ref}:{index}", HTTP_SCOPE, str(exc), raw))
+            continue
+        to_send.append((partition_key(event).encode(), raw))
+    await request.app[PRODUCER].send_many(to_send)
+    await _keep_rejected(request, dead)
+    return json_response({"accepted": len(to_send), "rejected": rejected}, status=202)
+
+
+def _ref() -> str:
+    return f"http:{uuid.uuid4()}"
+
+
+async def _keep_rejected(request: web.Request, dead: list[DeadLetter]) -> None:
+    """Rejected input is kept as dead letters and counted, like the stream's."""
+    if not dead:
+        return
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        await store.lock_scopes(conn, [HTTP_SCOPE])
+        new = await store.insert_dead_letters(conn, dead)
+        totals = await store.update_scopes(
+            conn, {HTTP_SCOPE: store.ScopeChange(rejected=len(new))}, {}
+        )
+    await request.app[LIVE].publish_batch(totals, [])
+
+
+@allow("operator", "hotel")
+async def get_bag(request: web.Request) -> web.Response:
+    tag = request.match_info["tag"]
+    async with request.app[POOL].acquire() as conn:
+        bag = await store.fetch_bag(conn, tag)
+    # A hotel asking for another hotel's bag learns nothing, not even that it exists.
+    if bag is None or not may_see_hotel(request[PRINCIPAL], bag["hotel_id"]):
+        return error(404, f"no bag with tag {tag}")
+    return json_response(bag)
+
+
+@allow("operator")
+async def get_summary(request: web.Request) -> web.Response:
+    summary = await request.app[LIVE].summary()
+    return json_response(
+        {
+            "bags_by_stage": summary["bags_by_stage"],
+            "alerts_open_by_type": {},
+            "events": summary["events"],
+            "clock": summary["clock"],
+        }
+    )
+
+
+@allow("operator")
+async def get_dead_letters(request: web.Request) -> web.Response:
+    limit, offset = page(request)
+    async with request.app[POOL].acquire() as conn:
+        total, items = await store.fetch_dead_letters(conn, limit, offset)
+    return json_response({"total": total, "limit": limit, "offset": offset, "items": items})

@@ -1,0 +1,51 @@
+"""The web application factory (aiohttp): API, live feeds and pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from dashboards.feeds import FeedHub
+from dashboards.keys import HUB, LIVE, POOL, PRODUCER, SETTINGS, VERIFIER
+from dashboards.routes import setup_routes
+from dashboards.security import authenticate
+from tariq.auth import TokenVerifier
+from tariq.config import Settings
+from tariq.db import create_pool, migrate
+from tariq.kafka import EventProducer, ensure_topics
+from tariq.live import LiveMirror
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[authenticate], client_max_size=64 * 1024 * 1024)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_resources)
+    setup_routes(app)
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    _kafka_url, redis_url, database_url = settings.require_urls()
+    pool = await create_pool(database_url, max_size=8)
+    await migrate(pool)
+    await ensure_topics(settings)
+    live = LiveMirror.from_url(redis_url, settings.redis_prefix)
+    producer = EventProducer(settings)
+    await producer.start()
+    hub = FeedHub(live)
+    await hub.start()
+    app[POOL], app[LIVE], app[PRODUCER], app[HUB] = pool, live, producer, hub
+    app[VERIFIER] = TokenVerifier(pool)
+    log.info("tariq web ready")
+    try:
+        yield
+    finally:
+        await hub.stop()
+        await producer.stop()
+        await live.close()
+        await pool.close()

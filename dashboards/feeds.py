@@ -1,0 +1,190 @@
+"""Live feeds over websockets (contract section 4).
+
+One Redis subscription per web process fans out to every client. Each client has a
+bounded queue drained by its own task: a slow client fills only its own queue and is
+then disconnected (it reconnects and gets a fresh snapshot), so it never slows the
+service or other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from dashboards.keys import HUB, POOL, VERIFIER
+from dashboards.responses import dumps, error
+from tariq.events import STAGES
+from tariq.live import LiveMirror, aggregate_summary
+
+log = logging.getLogger(__name__)
+
+CLIENT_QUEUE = 2_000
+
+
+@dataclass(eq=False)
+class FeedClient:
+    ws: web.WebSocketResponse
+    hotel_id: str | None  # None: an operator, who sees everything
+    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    dropped: bool = False
+
+
+class FeedHub:
+    def __init__(self, live: LiveMirror) -> None:
+        self.live = live
+        self.clients: set[FeedClient] = set()
+        self.scopes: dict[str, dict[str, Any]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="feed-hub")
+        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+        # Read the mirror after subscribing, so no change falls between the two.
+        for scope in await self.live.scopes():
+            self._merge_scope(scope)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for client in list(self.clients):
+            await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+
+    def summary(self) -> dict[str, Any]:
+        return aggregate_summary(self.scopes.values())
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self.live.client.pubsub()
+            try:
+                await pubsub.subscribe(self.live.channel)
+                self._subscribed.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._dispatch(orjson.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live feed subscription failed; resubscribing")
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _merge_scope(self, scope: dict[str, Any]) -> bool:
+        current = self.scopes.get(scope["scope"])
+        if current is not None and current["version"] >= scope["version"]:
+            return False
+        self.scopes[scope["scope"]] = scope
+        return True
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("kind")
+        if kind == "scope":
+            if self._merge_scope(message):
+                self._broadcast_operators(dumps({"kind": "summary", **self.summary()}))
+        elif kind == "bags":
+            bags = message["bags"]
+            self._broadcast_operators(dumps({"kind": "bags", "bags": bags}))
+            by_hotel: dict[str, list[dict[str, Any]]] = {}
+            for bag in bags:
+                if bag.get("hotel_id"):
+                    by_hotel.setdefault(bag["hotel_id"], []).append(bag)
+            for client in list(self.clients):
+                if client.hotel_id is not None and client.hotel_id in by_hotel:
+                    self._offer(client, dumps({"kind": "bags", "bags": by_hotel[client.hotel_id]}))
+
+    def _broadcast_operators(self, payload: bytes) -> None:
+        for client in list(self.clients):
+            if client.hotel_id is None:
+                self._offer(client, payload)
+
+    def _offer(self, client: FeedClient, payload: bytes) -> None:
+        if client.dropped:
+            return
+        try:
+            client.queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            client.dropped = True
+            log.warning("dropping a slow feed client (%d messages behind)", client.queue.qsize())
+            closing = asyncio.create_task(
+                client.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow; reconnect")
+            )
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    async def serve(self, request: web.Request, client: FeedClient, snapshot: bytes) -> None:
+        await client.ws.send_str(snapshot.decode())
+        self.clients.add(client)
+        sender = asyncio.create_task(self._send(client))
+        try:
+            async for msg in client.ws:
+                if msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self.clients.discard(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    async def _send(self, client: FeedClient) -> None:
+        while True:
+            payload = await client.queue.get()
+            try:
+                await client.ws.send_str(payload.decode())
+            except (ConnectionResetError, RuntimeError):
+                return
+
+
+async def live_feed(request: web.Request) -> web.StreamResponse:
+    """`/ws/live?token=…` (operator): a snapshot, then every change."""
+    principal = await request.app[VERIFIER].verify(request.query.get("token"))
+    if principal is None:
+        return error(401, "missing or invalid token")
+    if principal.role != "operator":
+        return error(403, "the live feed needs an operator token")
+    hub = request.app[HUB]
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    snapshot = dumps({"kind": "snapshot", "summary": hub.summary(), "vehicles": [], "alerts": []})
+    await hub.serve(request, FeedClient(ws, None), snapshot)
+    return ws
+
+
+async def hotel_feed(request: web.Request) -> web.StreamResponse:
+    """`/ws/hotel?token=…` (hotel): only that hotel's bags."""
+    principal = await request.app[VERIFIER].verify(request.query.get("token"))
+    if principal is None:
+        return error(401, "missing or invalid token")
+    if principal.role != "hotel" or principal.hotel_id is None:
+        return error(403, "the hotel feed needs a hotel token")
+    rows = await request.app[POOL].fetch(
+        "SELECT tag, pilgrim_id, flight_id, stage_rank, location, updated_at FROM bags"
+        " WHERE hotel_id = $1 ORDER BY tag LIMIT 100000",
+        principal.hotel_id,
+    )
+    bags = [
+        {
+            "tag": r["tag"],
+            "pilgrim_id": r["pilgrim_id"],
+            "flight_id": r["flight_id"],
+            "stage": STAGES[r["stage_rank"]],
+            "location": r["location"],
+            "updated_at": r["updated_at"],
+        }
+        for r in rows
+    ]
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    snapshot = dumps({"kind": "snapshot", "hotel_id": principal.hotel_id, "bags": bags})
+    await request.app[HUB].serve(request, FeedClient(ws, principal.hotel_id), snapshot)
+    return ws

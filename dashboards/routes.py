@@ -1,0 +1,27 @@
+"""URL table of the web application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from dashboards import api, feeds
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/health", api.health)
+    app.router.add_post("/api/events", api.post_events)
+    app.router.add_get("/api/bags/{tag}", api.get_bag)
+    app.router.add_get("/api/summary", api.get_summary)
+    app.router.add_get("/api/dead-letters", api.get_dead_letters)
+    app.router.add_get("/ws/live", feeds.live_feed)
+    app.router.add_get("/ws/hotel", feeds.hotel_feed)
+    app.router.add_static("/static/", STATIC)

@@ -1,0 +1,123 @@
+"""The Faust application: one agent that takes the input topic in batches.
+
+Faust owns the consumer group (partition assignment, rebalancing, offset commits);
+the work per batch is stream/processor.py. Offsets are committed only after a batch's
+effects are in PostgreSQL (`take_events` acks after the batch is handled), so delivery
+is at-least-once and the journal's unique `event_id` makes it exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from stream.ingest import InputRecord
+from stream.processor import BatchProcessor
+from tariq.config import Settings
+from tariq.db import create_pool, migrate, store
+from tariq.live import LiveMirror
+
+log = logging.getLogger(__name__)
+
+PARENT_HEADER = "tariq-parent"
+
+
+def tune_consumer_fetch_wait(wait_ms: int) -> None:
+    """Faust hard-codes the consumer's fetch wait to 1.5 s, which puts ~1 s of latency on
+    every hop; set ours instead (the consumer reads it when it starts)."""
+    thread_cls = faust_aiokafka.AIOKafkaConsumerThread
+    original = getattr(thread_cls, "_tariq_original_create", thread_cls._create_worker_consumer)
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = wait_ms
+        return consumer
+
+    thread_cls._tariq_original_create = original  # type: ignore[attr-defined]
+    thread_cls._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+def create_app(settings: Settings) -> faust.App:
+    kafka_url, redis_url, database_url = settings.require_urls()
+    tune_consumer_fetch_wait(settings.fetch_wait_ms)
+    worker_dir = settings.data_dir / "worker"
+    worker_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.consumer_group,
+        broker=kafka_url,
+        store="memory://",
+        datadir=str(worker_dir),
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=10,
+        broker_heartbeat_interval=2,
+        broker_commit_every=settings.batch_size,
+        broker_commit_interval=1.0,
+        producer_linger_ms=1,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
+    )
+    topic = app.topic(
+        settings.events_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    state: dict[str, Any] = {}
+    ready = asyncio.Event()
+
+    async def republish(derived: Sequence[tuple[str, bytes, str]]) -> None:
+        futures = [
+            await topic.send(
+                key=key.encode(), value=value, headers={PARENT_HEADER: parent.encode()}
+            )
+            for key, value, parent in derived
+        ]
+        await asyncio.gather(*futures)
+
+    @app.task
+    async def connect() -> None:
+        pool = await create_pool(database_url, max_size=4)
+        await migrate(pool)
+        live = LiveMirror.from_url(redis_url, settings.redis_prefix)
+        # Redis may have been restarted empty: mirror what the database holds.
+        async with pool.acquire() as conn:
+            totals = await store.all_scope_totals(conn)
+        await live.publish_batch(totals, [])
+        state["processor"] = BatchProcessor(pool, live, republish)
+        ready.set()
+        log.info("tariq worker connected to PostgreSQL and Redis")
+
+    @app.agent(topic)
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        await ready.wait()
+        processor: BatchProcessor = state["processor"]
+        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+            records = [_record(e) for e in events]
+            outcome = await processor.process(records)
+            log.debug("batch of %d: %s", len(records), outcome)
+
+    return app
+
+
+def _record(event: faust.EventT) -> InputRecord:
+    message = event.message
+    parent = None
+    for name, value in message.headers or ():
+        if name == PARENT_HEADER:
+            parent = value.decode()
+    return InputRecord(
+        value=message.value if isinstance(message.value, bytes) else bytes(message.value),
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        parent_event_id=parent,
+    )

@@ -1,0 +1,309 @@
+"""SQL for the stream's writes and the web tier's reads (asyncpg), batched: each batch
+of events costs a fixed number of round trips, not one per event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from stream.bags import BagState
+from stream.ingest import Accepted, DeadLetter
+from tariq.events import STAGES
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeTotals:
+    """Absolute counters of one scope after a batch, for the live mirror."""
+
+    scope: str
+    version: int
+    processed: int
+    duplicates: int
+    rejected: int
+    clock: datetime | None
+    stages: dict[str, int]
+
+
+async def lock_scopes(conn: asyncpg.Connection, scopes: Sequence[str]) -> None:
+    """Create and lock the counter rows of the batch's scopes, in a fixed order.
+
+    Holding these row locks serialises any two transactions that touch the same input
+    partition (as during a rebalance), so a partition's writes apply in commit order.
+    """
+    ordered = sorted(set(scopes))
+    await conn.execute(
+        "INSERT INTO counters (scope) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", ordered
+    )
+    await conn.execute(
+        "SELECT 1 FROM counters WHERE scope = ANY($1::text[]) ORDER BY scope FOR UPDATE", ordered
+    )
+
+
+async def lock_tags(conn: asyncpg.Connection, tags: Sequence[str]) -> None:
+    """Serialise writers of the same bags, whatever partition their events came from."""
+    if tags:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(h) FROM"
+            " (SELECT DISTINCT hashtextextended(t, 0) AS h FROM unnest($1::text[]) t) s"
+            " ORDER BY h",
+            list(tags),
+        )
+
+
+async def insert_journal(conn: asyncpg.Connection, accepted: Sequence[Accepted]) -> set[str]:
+    """Journal the events; returns the ids that were new (the rest are duplicates)."""
+    if not accepted:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO journal (event_id, type, occurred_at, tag, parent_event_id, payload,"
+        " source_ref)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
+        " $5::text[], $6::text[]::jsonb[], $7::text[])"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        [a.event.event_id for a in accepted],
+        [a.event.type for a in accepted],
+        [a.event.occurred_at for a in accepted],
+        [getattr(a.event, "tag", None) for a in accepted],
+        [a.record.parent_event_id for a in accepted],
+        [a.record.value.decode("utf-8") for a in accepted],
+        [a.record.source_ref for a in accepted],
+    )
+    return {r["event_id"] for r in rows}
+
+
+async def record_duplicates(
+    conn: asyncpg.Connection, duplicates: Sequence[Accepted]
+) -> list[Accepted]:
+    """Keep true duplicates by source; returns those seen for the first time.
+
+    A message whose own source is the journaled original is a redelivery, not a duplicate.
+    """
+    if not duplicates:
+        return []
+    originals = {
+        r["event_id"]: r["source_ref"]
+        for r in await conn.fetch(
+            "SELECT event_id, source_ref FROM journal WHERE event_id = ANY($1::text[])",
+            list({d.event.event_id for d in duplicates}),
+        )
+    }
+    candidates = [d for d in duplicates if originals.get(d.event.event_id) != d.record.source_ref]
+    if not candidates:
+        return []
+    rows = await conn.fetch(
+        "INSERT INTO duplicate_receipts (source_ref, event_id)"
+        " SELECT * FROM unnest($1::text[], $2::text[])"
+        " ON CONFLICT DO NOTHING RETURNING source_ref",
+        [d.record.source_ref for d in candidates],
+        [d.event.event_id for d in candidates],
+    )
+    new_refs = {r["source_ref"] for r in rows}
+    return [d for d in candidates if d.record.source_ref in new_refs]
+
+
+async def insert_dead_letters(
+    conn: asyncpg.Connection, dead: Sequence[DeadLetter]
+) -> list[DeadLetter]:
+    """Keep dead letters once per source; returns those that were new."""
+    if not dead:
+        return []
+    rows = await conn.fetch(
+        "INSERT INTO dead_letters (source_ref, reason, raw)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
+        " ON CONFLICT (source_ref) DO NOTHING RETURNING source_ref",
+        [d.source_ref for d in dead],
+        [d.reason for d in dead],
+        [d.raw for d in dead],
+    )
+    new_refs = {r["source_ref"] for r in rows}
+    return [d for d in dead if d.source_ref in new_refs]
+
+
+_BAG_COLUMNS = (
+    "tag, pilgrim_id, flight_id, hotel_id, coded_at, coded_event_id, stage_rank, location,"
+    " location_at, location_event_id, updated_at"
+)
+
+
+def _bag_from_row(row: asyncpg.Record) -> BagState:
+    return BagState(**dict(row))
+
+
+async def load_bags(conn: asyncpg.Connection, tags: Sequence[str]) -> dict[str, BagState]:
+    rows = await conn.fetch(
+        f"SELECT {_BAG_COLUMNS} FROM bags WHERE tag = ANY($1::text[])", list(tags)
+    )
+    return {row["tag"]: _bag_from_row(row) for row in rows}
+
+
+async def save_bags(conn: asyncpg.Connection, bags: Sequence[BagState]) -> None:
+    if not bags:
+        return
+    await conn.execute(
+        f"INSERT INTO bags ({_BAG_COLUMNS})"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+        " $5::timestamptz[], $6::text[], $7::smallint[], $8::text[], $9::timestamptz[],"
+        " $10::text[], $11::timestamptz[])"
+        " ON CONFLICT (tag) DO UPDATE SET pilgrim_id = EXCLUDED.pilgrim_id,"
+        " flight_id = EXCLUDED.flight_id, hotel_id = EXCLUDED.hotel_id,"
+        " coded_at = EXCLUDED.coded_at, coded_event_id = EXCLUDED.coded_event_id,"
+        " stage_rank = EXCLUDED.stage_rank, location = EXCLUDED.location,"
+        " location_at = EXCLUDED.location_at, location_event_id = EXCLUDED.location_event_id,"
+        " updated_at = EXCLUDED.updated_at",
+        [b.tag for b in bags],
+        [b.pilgrim_id for b in bags],
+        [b.flight_id for b in bags],
+        [b.hotel_id for b in bags],
+        [b.coded_at for b in bags],
+        [b.coded_event_id for b in bags],
+        [b.stage_rank for b in bags],
+        [b.location for b in bags],
+        [b.location_at for b in bags],
+        [b.location_event_id for b in bags],
+        [b.updated_at for b in bags],
+    )
+
+
+@dataclass(slots=True)
+class ScopeChange:
+    processed: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    clock: datetime | None = None
+
+
+async def update_scopes(
+    conn: asyncpg.Connection,
+    changes: dict[str, ScopeChange],
+    stage_delta: dict[str, dict[str, int]],
+) -> list[ScopeTotals]:
+    """Add a batch's counts to its scopes; returns their new absolute totals."""
+    scopes = sorted(changes)
+    rows = await conn.fetch(
+        "UPDATE counters c SET version = c.version + 1,"
+        " processed = c.processed + u.processed, duplicates = c.duplicates + u.duplicates,"
+        " rejected = c.rejected + u.rejected,"
+        " clock = GREATEST(c.clock, u.clock)"
+        " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
+        " $5::timestamptz[]) AS u(scope, processed, duplicates, rejected, clock)"
+        " WHERE c.scope = u.scope"
+        " RETURNING c.scope, c.version, c.processed, c.duplicates, c.rejected, c.clock",
+        scopes,
+        [changes[s].processed for s in scopes],
+        [changes[s].duplicates for s in scopes],
+        [changes[s].rejected for s in scopes],
+        [changes[s].clock for s in scopes],
+    )
+    flat = [(s, stage, n) for s, d in stage_delta.items() for stage, n in d.items() if n]
+    if flat:
+        await conn.execute(
+            "INSERT INTO stage_counts (scope, stage, bags)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])"
+            " ON CONFLICT (scope, stage) DO UPDATE SET bags = stage_counts.bags + EXCLUDED.bags",
+            [f[0] for f in flat],
+            [f[1] for f in flat],
+            [f[2] for f in flat],
+        )
+    stages = await _stage_counts(conn, scopes)
+    return [
+        ScopeTotals(
+            scope=r["scope"],
+            version=r["version"],
+            processed=r["processed"],
+            duplicates=r["duplicates"],
+            rejected=r["rejected"],
+            clock=r["clock"],
+            stages=stages.get(r["scope"], {}),
+        )
+        for r in rows
+    ]
+
+
+async def _stage_counts(
+    conn: asyncpg.Connection, scopes: Sequence[str] | None
+) -> dict[str, dict[str, int]]:
+    if scopes is None:
+        rows = await conn.fetch("SELECT scope, stage, bags FROM stage_counts")
+    else:
+        rows = await conn.fetch(
+            "SELECT scope, stage, bags FROM stage_counts WHERE scope = ANY($1::text[])",
+            list(scopes),
+        )
+    result: dict[str, dict[str, int]] = {}
+    for r in rows:
+        result.setdefault(r["scope"], {})[r["stage"]] = r["bags"]
+    return result
+
+
+async def all_scope_totals(conn: asyncpg.Connection) -> list[ScopeTotals]:
+    stages = await _stage_counts(conn, None)
+    rows = await conn.fetch(
+        "SELECT scope, version, processed, duplicates, rejected, clock FROM counters"
+    )
+    return [
+        ScopeTotals(
+            scope=r["scope"],
+            version=r["version"],
+            processed=r["processed"],
+            duplicates=r["duplicates"],
+            rejected=r["rejected"],
+            clock=r["clock"],
+            stages=stages.get(r["scope"], {}),
+        )
+        for r in rows
+    ]
+
+
+# ---- reads for the web tier -------------------------------------------------------------
+
+
+async def fetch_bag(conn: asyncpg.Connection, tag: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {_BAG_COLUMNS} FROM bags WHERE tag = $1", tag)
+    if row is None:
+        return None
+    state = _bag_from_row(row)
+    history = await conn.fetch(
+        "SELECT event_id, payload->>'checkpoint' AS checkpoint, payload->>'location' AS location,"
+        " occurred_at FROM journal WHERE tag = $1 AND type = 'bag.scanned'"
+        " ORDER BY occurred_at, event_id",
+        tag,
+    )
+    return {
+        "tag": state.tag,
+        "pilgrim_id": state.pilgrim_id,
+        "flight_id": state.flight_id,
+        "hotel_id": state.hotel_id,
+        "stage": state.stage,
+        "location": state.location,
+        "updated_at": state.updated_at,
+        "history": [dict(h) for h in history],
+        "alerts": [],
+    }
+
+
+async def fetch_dead_letters(
+    conn: asyncpg.Connection, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    total = await conn.fetchval("SELECT count(*) FROM dead_letters")
+    rows = await conn.fetch(
+        "SELECT received_at, reason, raw FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2",
+        limit,
+        offset,
+    )
+    items = [
+        {
+            "received_at": r["received_at"],
+            "reason": r["reason"],
+            "raw": bytes(r["raw"]).decode("utf-8", errors="replace"),
+        }
+        for r in rows
+    ]
+    return total, items
+
+
+def empty_stage_counts() -> dict[str, int]:
+    return dict.fromkeys(STAGES, 0)

@@ -1,0 +1,78 @@
+"""Producing events to the input topic (aiokafka), shared by the web tier and replay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from urllib.parse import urlparse
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from tariq.config import Settings
+
+
+def bootstrap_servers(kafka_url: str) -> list[str]:
+    """`kafka://h1:9092;h2:9092` (Faust's form) or `h1:9092,h2:9092` → ['h1:9092', ...]."""
+    servers = []
+    for part in kafka_url.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "://" in part:
+            parsed = urlparse(part)
+            part = f"{parsed.hostname}:{parsed.port or 9092}"
+        servers.append(part)
+    return servers
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the input topic with the configured partitions if it does not exist."""
+    kafka_url, _, _ = settings.require_urls()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(kafka_url))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        if settings.events_topic not in existing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            settings.events_topic,
+                            num_partitions=settings.partitions,
+                            replication_factor=settings.replication_factor,
+                        )
+                    ]
+                )
+    finally:
+        await admin.close()
+
+
+class EventProducer:
+    """Sends events (already-encoded JSON) keyed so that a bag's events share a partition."""
+
+    def __init__(self, settings: Settings, *, linger_ms: int = 1) -> None:
+        kafka_url, _, _ = settings.require_urls()
+        self.topic = settings.events_topic
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers(kafka_url),
+            linger_ms=linger_ms,
+            max_batch_size=1024 * 1024,
+            compression_type=None,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send_many(self, items: Sequence[tuple[bytes | None, bytes]]) -> None:
+        """Send and wait until the broker has every message."""
+        futures = [
+            await self._producer.send(self.topic, value=value, key=key) for key, value in items
+        ]
+        if futures:
+            await asyncio.gather(*futures)

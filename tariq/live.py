@@ -1,0 +1,127 @@
+"""Redis: the live mirror the web tier reads, and the channel that fans changes out.
+
+The stream writes absolute totals per scope with the version PostgreSQL gave them; a
+write with an older version is ignored, so the mirror converges to the database even
+when two workers finish batches of the same partition out of order (a rebalance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from tariq.db.store import ScopeTotals
+from tariq.events import STAGES
+
+_SET_IF_NEWER = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+if tonumber(ARGV[1]) <= current then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'version', ARGV[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], KEYS[1])
+return 1
+"""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def totals_payload(totals: ScopeTotals) -> dict[str, Any]:
+    return {
+        "scope": totals.scope,
+        "version": totals.version,
+        "processed": totals.processed,
+        "duplicates": totals.duplicates,
+        "rejected": totals.rejected,
+        "clock": _iso(totals.clock),
+        "stages": totals.stages,
+    }
+
+
+def aggregate_summary(scopes: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The summary the API and feed show: the sum over all scopes."""
+    bags_by_stage = dict.fromkeys(STAGES, 0)
+    events = {"processed": 0, "rejected": 0, "duplicates": 0}
+    clock: str | None = None
+    for scope in scopes:
+        for stage, n in scope["stages"].items():
+            bags_by_stage[stage] = bags_by_stage.get(stage, 0) + int(n)
+        for key in events:
+            events[key] += int(scope[key])
+        if scope["clock"] and (clock is None or scope["clock"] > clock):
+            clock = scope["clock"]
+    return {"bags_by_stage": bags_by_stage, "events": events, "clock": clock}
+
+
+class LiveMirror:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.channel = f"{prefix}changes"
+        self._scopes_key = f"{prefix}summary-scopes"
+        self._set_if_newer = client.register_script(_SET_IF_NEWER)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str) -> LiveMirror:
+        return cls(aioredis.from_url(url), prefix)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def _scope_key(self, scope: str) -> str:
+        return f"{self.prefix}summary:{scope}"
+
+    async def publish_batch(
+        self, totals: Sequence[ScopeTotals], bag_changes: Sequence[dict[str, Any]]
+    ) -> None:
+        """Mirror the new totals and announce the changes, in one pipeline."""
+        pipe = self.client.pipeline(transaction=False)
+        for t in totals:
+            payload = totals_payload(t)
+            fields: list[Any] = []
+            for key in ("processed", "duplicates", "rejected"):
+                fields += [key, payload[key]]
+            fields += ["clock", payload["clock"] or ""]
+            fields += ["stages", orjson.dumps(payload["stages"])]
+            await self._set_if_newer(
+                keys=[self._scope_key(t.scope), self._scopes_key],
+                args=[t.version, *fields],
+                client=pipe,
+            )
+            pipe.publish(self.channel, orjson.dumps({"kind": "scope", **payload}))
+        if bag_changes:
+            pipe.publish(self.channel, orjson.dumps({"kind": "bags", "bags": bag_changes}))
+        await pipe.execute()
+
+    async def scopes(self) -> list[dict[str, Any]]:
+        keys = sorted(k.decode() for k in await self.client.smembers(self._scopes_key))
+        if not keys:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        result = []
+        for key, raw in zip(keys, await pipe.execute(), strict=True):
+            if not raw:
+                continue
+            h = {k.decode(): v.decode() for k, v in raw.items()}
+            result.append(
+                {
+                    "scope": key.rsplit(":", 1)[1],
+                    "version": int(h["version"]),
+                    "processed": int(h["processed"]),
+                    "duplicates": int(h["duplicates"]),
+                    "rejected": int(h["rejected"]),
+                    "clock": h["clock"] or None,
+                    "stages": orjson.loads(h["stages"]),
+                }
+            )
+        return result
+
+    async def summary(self) -> dict[str, Any]:
+        return aggregate_summary(await self.scopes())
