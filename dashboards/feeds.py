@@ -42,7 +42,7 @@ class FeedHub:
         self.scopes: dict[str, dict[str, Any]] = {}
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[bool]] = set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="feed-hub")

@@ -13,12 +13,12 @@ from tariq.kafka import EventProducer
 from tariq.live import LiveMirror
 
 if TYPE_CHECKING:
-    pass
+    from dashboards.feeds import FeedHub
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 LIVE = web.AppKey("live", LiveMirror)
 PRODUCER = web.AppKey("producer", EventProducer)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
-HUB = web.AppKey("hub", "FeedHub")
+HUB: web.AppKey[FeedHub] = web.AppKey("hub")
 PRINCIPAL = web.RequestKey("principal", Principal)

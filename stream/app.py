@@ -97,7 +97,7 @@ def create_app(settings: Settings) -> faust.App:
         log.info("tariq worker connected to PostgreSQL and Redis")
 
     @app.agent(topic)
-    async def ingest(stream: faust.StreamT[bytes]) -> None:
+    async def ingest(stream: Any) -> None:
         await ready.wait()
         processor: BatchProcessor = state["processor"]
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
@@ -111,11 +111,13 @@ def create_app(settings: Settings) -> faust.App:
 def _record(event: faust.EventT) -> InputRecord:
     message = event.message
     parent = None
-    for name, value in message.headers or ():
+    headers: Any = message.headers or ()
+    for name, value in headers.items() if isinstance(headers, dict) else headers:
         if name == PARENT_HEADER:
-            parent = value.decode()
+            parent = value.decode() if isinstance(value, bytes) else str(value)
+    value = message.value
     return InputRecord(
-        value=message.value if isinstance(message.value, bytes) else bytes(message.value),
+        value=value if isinstance(value, bytes) else str(value or "").encode(),
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,

@@ -99,7 +99,8 @@ class LiveMirror:
         await pipe.execute()
 
     async def scopes(self) -> list[dict[str, Any]]:
-        keys = sorted(k.decode() for k in await self.client.smembers(self._scopes_key))
+        members = await self.client.smembers(self._scopes_key)
+        keys = sorted(k.decode() if isinstance(k, bytes) else str(k) for k in members)
         if not keys:
             return []
         pipe = self.client.pipeline(transaction=False)

@@ -390,7 +390,7 @@ def _redis_binary() -> str:
 
 def _redis_answers(port: int, password: str) -> bool:
     try:
-        with socket.create_connection((HOST, port), timeout=1.0) as s:
+        with socket.create_connection((HOST, port), timeout=0.5) as s:
             s.sendall(f"AUTH {password}\r\nPING\r\n".encode())
             reply = b""
             while reply.count(b"\r\n") < 2:

@@ -74,7 +74,9 @@ def run_up(settings: Settings, *, demo: bool, demo_speed: float | None, port: in
         print()
         print(f"  Tariq is up. Dashboard: {base}/#token={token}")
         print(f"  Operator token: {token}")
-        print(f"  Kafka {settings.kafka_url} · Redis {settings.redis_url}")
+        print(f"  Data: {settings.data_dir} · Kafka: {settings.kafka_url}")
+        print("  Other commands (tariq replay, tariq token create) find these services")
+        print(f"  through TARIQ_DATA_DIR={settings.data_dir}.")
         print("  Press Ctrl-C to stop.")
         print(flush=True)
         if demo:
@@ -83,7 +85,7 @@ def run_up(settings: Settings, *, demo: bool, demo_speed: float | None, port: in
             for child in children:
                 code = child.poll()
                 if code is not None and not (demo and child is children[-1] and code == 0):
-                    print(f"tariq up: a process exited ({child.args}, status {code})")
+                    print(f"tariq up: a process exited ({child.args!r}, status {code})")
                     return 1
             time.sleep(0.5)
     except KeyboardInterrupt:

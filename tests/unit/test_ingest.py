@@ -1,0 +1,39 @@
+"""Decoding a batch of input messages (stream/ingest.py)."""
+
+from __future__ import annotations
+
+import orjson
+
+from stream.ingest import InputRecord, child_event_id, decode_batch
+
+GOOD = orjson.dumps(
+    {
+        "event_id": "f1",
+        "type": "flight.departed",
+        "occurred_at": "2026-05-18T04:00:00Z",
+        "flight_id": "SV1",
+    }
+)
+
+
+def record(value: bytes, offset: int) -> InputRecord:
+    return InputRecord(value=value, topic="tariq.events", partition=2, offset=offset)
+
+
+def test_bad_messages_become_dead_letters_with_their_source_and_reason() -> None:
+    batch = decode_batch([record(GOOD, 0), record(b"\xff\xfe", 1), record(b"[1]", 2)])
+    assert [a.event.event_id for a in batch.accepted] == ["f1"]
+    assert [d.source_ref for d in batch.dead] == [
+        "kafka:tariq.events:2:1",
+        "kafka:tariq.events:2:2",
+    ]
+    assert all(d.reason and d.scope == "p2" for d in batch.dead)
+    assert batch.dead[0].raw == b"\xff\xfe"
+
+
+def test_child_event_ids_are_stable_and_short() -> None:
+    assert child_event_id("iata-1", 0) == "iata-1/0"
+    long_id = "x" * 64
+    assert child_event_id(long_id, 3) == child_event_id(long_id, 3)
+    assert child_event_id(long_id, 3) != child_event_id(long_id, 4)
+    assert len(child_event_id(long_id, 3)) <= 64
