@@ -1,0 +1,69 @@
+"""Small geodesy helpers shared by the routing modules (pure, no I/O)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+EARTH_RADIUS_M = 6_371_008.8
+_M_PER_DEG_LAT = math.pi * EARTH_RADIUS_M / 180.0
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
+    """The point `east_m`/`north_m` metres away (flat-earth; fine below a few tens of km)."""
+    dlat = north_m / _M_PER_DEG_LAT
+    dlon = east_m / (_M_PER_DEG_LAT * math.cos(math.radians(lat)))
+    return lat + dlat, lon + dlon
+
+
+@dataclass(frozen=True, slots=True)
+class LocalProjection:
+    """Equirectangular projection to metres around a reference latitude.
+
+    Good to a few per cent over the ~450 km network, which is enough to pick the nearest
+    road or fence; exact distances use haversine.
+    """
+
+    lat0: float
+    lon0: float
+
+    @property
+    def _kx(self) -> float:
+        return _M_PER_DEG_LAT * math.cos(math.radians(self.lat0))
+
+    def to_xy(self, lat: float, lon: float) -> tuple[float, float]:
+        return (lon - self.lon0) * self._kx, (lat - self.lat0) * _M_PER_DEG_LAT
+
+    def to_latlon(self, x: float, y: float) -> tuple[float, float]:
+        return self.lat0 + y / _M_PER_DEG_LAT, self.lon0 + x / self._kx
+
+    def to_xy_arrays(self, lats: FloatArray, lons: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return (lons - self.lon0) * self._kx, (lats - self.lat0) * _M_PER_DEG_LAT
+
+    def to_latlon_arrays(self, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return self.lat0 + y / _M_PER_DEG_LAT, self.lon0 + x / self._kx
+
+
+def pairwise_max_m(lats: FloatArray, lons: FloatArray) -> float:
+    """Largest distance between any two of the points, in metres (local projection)."""
+    if len(lats) < 2:
+        return 0.0
+    proj = LocalProjection(float(lats.mean()), float(lons.mean()))
+    x, y = proj.to_xy_arrays(lats, lons)
+    dx = x[:, None] - x[None, :]
+    dy = y[:, None] - y[None, :]
+    return float(np.sqrt((dx * dx + dy * dy).max()))
