@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
 from stream.ingest import (
     Accepted,
@@ -26,6 +27,7 @@ from stream.ingest import (
     child_event_id,
     decode_batch,
 )
+from tagging.iata import IataParseError, translate
 from tariq.db import store
 from tariq.events import IataMessage, InvalidEvent, event_from_object, partition_key
 from tariq.live import LiveMirror
@@ -48,9 +50,6 @@ def translate_iata(
     accepted: Sequence[Accepted],
 ) -> tuple[list[tuple[str, bytes, str]], list[DeadLetter]]:
     """The contract events each `iata.message` means, or a dead letter with the reason."""
-    import orjson
-    from tagging.iata import IataParseError, translate
-
     derived: list[tuple[str, bytes, str]] = []
     dead: list[DeadLetter] = []
     for item in accepted:
@@ -62,12 +61,10 @@ def translate_iata(
             payloads = translate(event.text, occurred_at=occurred_at)
             children = []
             for index, payload in enumerate(payloads):
-                body = {
-                    **payload,
-                    "event_id": child_event_id(event.event_id, index),
-                    "source": event.source or "iata",
-                }
+                body = {**payload, "event_id": child_event_id(event.event_id, index)}
                 body.setdefault("occurred_at", occurred_at)
+                if event.source:
+                    body["source"] = event.source
                 child = event_from_object(body)
                 children.append((partition_key(child), orjson.dumps(body), event.event_id))
         except (IataParseError, InvalidEvent) as exc:
