@@ -198,6 +198,7 @@ def run_stream_bench(events: int, rate: float, seconds: float, out: Path | None)
     try:
         if not (settings.kafka_url and settings.redis_url and settings.database_url):
             services = start_local_services(workdir)
+            assert services.kafka_url and services.redis_url and services.database_url
             settings = settings.with_urls(
                 services.kafka_url, services.redis_url, services.database_url
             )

@@ -1,0 +1,193 @@
+"""`tariq simulate check`: compares what the running service reports with the ground truth.
+
+`compare` is pure (dicts in, report out); `fetch_service_state` is the only part that talks to
+the service (aiohttp, contract section 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+BAG_FIELDS = ("stage", "location", "pilgrim_id", "flight_id", "hotel_id")
+# Ids compared on a matched alert. hotel_id is not: for `misdelivered` a service may name the
+# wrong hotel rather than the coded one, and the contract allows either reading.
+ALERT_ID_FIELDS = ("pilgrim_id", "flight_id")
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    kind: str
+    subject: str
+    expected: Any = None
+    actual: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject}: expected {self.expected!r}, got {self.actual!r}"
+
+
+@dataclass
+class CheckReport:
+    bags_total: int = 0
+    bags_exact: int = 0
+    alerts_expected: int = 0
+    alerts_reported: int = 0
+    alerts_matched: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        if self.alerts_reported == 0:
+            return 1.0 if self.alerts_expected == 0 else 0.0
+        return self.alerts_matched / self.alerts_reported
+
+    @property
+    def recall(self) -> float:
+        if self.alerts_expected == 0:
+            return 1.0
+        return self.alerts_matched / self.alerts_expected
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def lines(self) -> list[str]:
+        out = [
+            f"bags: {self.bags_exact:,} of {self.bags_total:,} exact",
+            f"open alerts: {self.alerts_matched:,} matched, {self.alerts_expected:,} expected, "
+            f"{self.alerts_reported:,} reported; precision {self.precision:.4f}, "
+            f"recall {self.recall:.4f}",
+            f"mismatches: {len(self.mismatches):,}",
+        ]
+        out.extend(f"  {m}" for m in self.mismatches)
+        return out
+
+
+def alert_key(alert: Mapping[str, Any]) -> tuple[str, str]:
+    """An open alert is identified by its type and the bag or vehicle it is about."""
+    subject = alert.get("tag") or alert.get("vehicle_id") or ""
+    return (str(alert.get("type")), str(subject))
+
+
+def compare(
+    truth: Mapping[str, Any],
+    api_bags: Mapping[str, Mapping[str, Any] | None],
+    api_alerts: Iterable[Mapping[str, Any]],
+    api_summary: Mapping[str, Any] | None = None,
+) -> CheckReport:
+    """Exact matches of bags, precision and recall of open alerts, and every mismatch."""
+    report = CheckReport()
+    for bag in truth["bags"]:
+        tag = bag["tag"]
+        report.bags_total += 1
+        got = api_bags.get(tag)
+        if got is None:
+            report.mismatches.append(Mismatch("bag_missing", tag, bag["stage"], None))
+            continue
+        exact = True
+        for name in BAG_FIELDS:
+            if got.get(name) != bag[name]:
+                exact = False
+                report.mismatches.append(Mismatch(f"bag_{name}", tag, bag[name], got.get(name)))
+        report.bags_exact += exact
+
+    expected = {alert_key(a): a for a in truth["alerts"]}
+    reported: dict[tuple[str, str], Mapping[str, Any]] = {}
+    report.alerts_expected = len(expected)
+    for alert in api_alerts:
+        if alert.get("status", "open") != "open":
+            continue
+        key = alert_key(alert)
+        if key in reported:
+            report.mismatches.append(Mismatch("alert_duplicate", ":".join(key), 1, 2))
+            continue
+        reported[key] = alert
+    report.alerts_reported = len(reported)
+    for key, alert in sorted(reported.items()):
+        want = expected.get(key)
+        if want is None:
+            report.mismatches.append(Mismatch("alert_unexpected", ":".join(key), None, "open"))
+            continue
+        report.alerts_matched += 1
+        for name in ALERT_ID_FIELDS:
+            if want.get(name) is not None and alert.get(name) != want[name]:
+                report.mismatches.append(
+                    Mismatch(f"alert_{name}", ":".join(key), want[name], alert.get(name))
+                )
+    for key in sorted(expected.keys() - reported.keys()):
+        report.mismatches.append(Mismatch("alert_missing", ":".join(key), "open", None))
+
+    if api_summary is not None:
+        by_type = api_summary.get("alerts_open_by_type") or {}
+        want_by_type = truth["alerts_open_by_type"]
+        for kind in sorted(set(by_type) | set(want_by_type)):
+            if int(by_type.get(kind, 0)) != int(want_by_type.get(kind, 0)):
+                report.mismatches.append(
+                    Mismatch(
+                        "summary_alerts_open", kind, want_by_type.get(kind, 0), by_type.get(kind, 0)
+                    )
+                )
+        rejected = (api_summary.get("events") or {}).get("rejected")
+        if rejected is not None and int(rejected) != int(truth["counts"]["malformed"]):
+            report.mismatches.append(
+                Mismatch("summary_rejected", "events", truth["counts"]["malformed"], rejected)
+            )
+    return report
+
+
+@dataclass
+class ServiceState:
+    bags: dict[str, dict[str, Any] | None]
+    alerts: list[dict[str, Any]]
+    summary: dict[str, Any] | None
+
+
+async def fetch_service_state(
+    base_url: str,
+    token: str,
+    tags: Sequence[str],
+    concurrency: int = 32,
+    page_size: int = 10_000,
+) -> ServiceState:
+    """GET every bag of the truth, every open alert (paged) and the summary."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}"}
+    base = base_url.rstrip("/")
+    bags: dict[str, dict[str, Any] | None] = {}
+    limit = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def get(path: str, params: Mapping[str, str | int] | None = None) -> Any:
+            async with session.get(base + path, params=params) as response:
+                if response.status == 404:
+                    return None
+                response.raise_for_status()
+                return await response.json()
+
+        async def one(tag: str) -> None:
+            async with limit:
+                bags[tag] = await get(f"/api/bags/{tag}")
+
+        await asyncio.gather(*(one(tag) for tag in tags))
+        alerts: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            body = await get(
+                "/api/alerts", {"status": "open", "limit": page_size, "offset": offset}
+            )
+            items = (body or {}).get("alerts") or []
+            alerts.extend(items)
+            offset += len(items)
+            total = (body or {}).get("total")
+            if not items or (total is not None and offset >= int(total)):
+                break
+        summary = await get("/api/summary")
+    return ServiceState(bags, alerts, summary)
+
+
+def stage_counts(bags: Iterable[Mapping[str, Any]]) -> Counter[str]:
+    return Counter(str(b["stage"]) for b in bags)

@@ -1,0 +1,109 @@
+"""Places and GPS fixes for the simulator (a seam: `routing/` will provide real roads).
+
+Until the road graph exists, a vehicle moves on a straight line between two points at constant
+speed, with a few metres of lateral noise per fix, which is enough for the map and for the
+stall rule (a moving vehicle's consecutive fixes are hundreds of metres apart).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Final, NamedTuple
+
+# Anchors from domain.md ("Places").
+HARAM: Final = (21.4225, 39.8262)
+PROPHETS_MOSQUE: Final = (24.467, 39.611)
+AIRPORTS: Final[dict[str, tuple[float, float]]] = {
+    "JED": (21.679, 39.157),
+    "MED": (24.553, 39.705),
+}
+EARTH_RADIUS_M: Final = 6_371_000.0
+_GOLDEN_ANGLE: Final = math.pi * (3 - math.sqrt(5))
+
+
+class Fix(NamedTuple):
+    t: int
+    lat: float
+    lon: float
+    speed_kmh: float
+    heading: float
+
+
+def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Equirectangular distance: exact enough for tens of metres to hundreds of kilometres."""
+    lat1, lon1 = math.radians(a[0]), math.radians(a[1])
+    lat2, lon2 = math.radians(b[0]), math.radians(b[1])
+    x = (lon2 - lon1) * math.cos((lat1 + lat2) / 2)
+    return EARTH_RADIUS_M * math.hypot(x, lat2 - lat1)
+
+
+def offset_point(origin: tuple[float, float], east_m: float, north_m: float) -> tuple[float, float]:
+    lat = origin[0] + math.degrees(north_m / EARTH_RADIUS_M)
+    lon = origin[1] + math.degrees(east_m / (EARTH_RADIUS_M * math.cos(math.radians(origin[0]))))
+    return (lat, lon)
+
+
+def spiral_site(
+    centre: tuple[float, float], index: int, count: int, radius_m: float, inner_m: float
+) -> tuple[float, float]:
+    """The index-th of `count` evenly spread sites in a ring around a centre (sunflower layout),
+    so that no two buildings sit within a few dozen metres of each other."""
+    fraction = (index + 0.5) / max(count, 1)
+    r = inner_m + (radius_m - inner_m) * math.sqrt(fraction)
+    angle = index * _GOLDEN_ANGLE
+    return offset_point(centre, r * math.cos(angle), r * math.sin(angle))
+
+
+def _heading(a: tuple[float, float], b: tuple[float, float]) -> float:
+    dy = b[0] - a[0]
+    dx = (b[1] - a[1]) * math.cos(math.radians(a[0]))
+    return math.degrees(math.atan2(dx, dy)) % 360.0
+
+
+def straight_track(
+    start: tuple[float, float],
+    end: tuple[float, float],
+    t_start: int,
+    t_end: int,
+    interval_s: int,
+    rng: random.Random,
+    noise_m: float = 15.0,
+) -> list[Fix]:
+    """Fixes every `interval_s` from t_start to t_end (both included) along a straight line."""
+    duration = max(t_end - t_start, 1)
+    speed = distance_m(start, end) / duration * 3.6
+    heading = round(_heading(start, end), 1) % 360.0
+    fixes: list[Fix] = []
+    t = t_start
+    while True:
+        f = (t - t_start) / duration
+        lat = start[0] + (end[0] - start[0]) * f
+        lon = start[1] + (end[1] - start[1]) * f
+        lat, lon = offset_point(
+            (lat, lon), rng.uniform(-noise_m, noise_m), rng.uniform(-noise_m, noise_m)
+        )
+        fixes.append(Fix(t, round(lat, 6), round(lon, 6), round(speed, 1), heading))
+        if t >= t_end:
+            return fixes
+        t = min(t + interval_s, t_end)
+
+
+def parked(
+    where: tuple[float, float],
+    t_start: int,
+    t_end: int,
+    interval_s: int,
+    rng: random.Random,
+    jitter_m: float = 4.0,
+) -> list[Fix]:
+    """Fixes of a vehicle standing still (GPS jitter of a few metres)."""
+    fixes: list[Fix] = []
+    t = t_start
+    while t <= t_end:
+        lat, lon = offset_point(
+            where, rng.uniform(-jitter_m, jitter_m), rng.uniform(-jitter_m, jitter_m)
+        )
+        fixes.append(Fix(t, round(lat, 6), round(lon, 6), 0.0, 0.0))
+        t += interval_s
+    return fixes

@@ -1,0 +1,106 @@
+"""The checker's pure comparison of API answers with a truth file."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from simulators.check import compare
+
+TRUTH: dict[str, Any] = {
+    "bags": [
+        {
+            "tag": "0065000001",
+            "pilgrim_id": "P1",
+            "flight_id": "F1",
+            "hotel_id": "H1",
+            "stage": "delivered",
+            "location": "H2",
+        },
+        {
+            "tag": "0065000002",
+            "pilgrim_id": "P1",
+            "flight_id": "F1",
+            "hotel_id": "H1",
+            "stage": "coded",
+            "location": None,
+        },
+    ],
+    "alerts": [
+        {
+            "alert_id": "misdelivered:0065000001",
+            "type": "misdelivered",
+            "tag": "0065000001",
+            "pilgrim_id": "P1",
+            "flight_id": "F1",
+            "hotel_id": "H1",
+            "vehicle_id": None,
+        },
+        {
+            "alert_id": "vehicle_stalled:BUS-1",
+            "type": "vehicle_stalled",
+            "tag": None,
+            "pilgrim_id": None,
+            "flight_id": None,
+            "hotel_id": None,
+            "vehicle_id": "BUS-1",
+        },
+    ],
+    "alerts_open_by_type": {"misdelivered": 1, "vehicle_stalled": 1},
+    "counts": {"malformed": 3},
+}
+
+
+def api_state() -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    bags = {b["tag"]: {**b, "updated_at": "x", "history": [], "alerts": []} for b in TRUTH["bags"]}
+    alerts = [
+        {**a, "status": "open", "alert_id": f"svc-{i}"} for i, a in enumerate(TRUTH["alerts"])
+    ]
+    summary = {
+        "alerts_open_by_type": {"misdelivered": 1, "vehicle_stalled": 1},
+        "events": {"processed": 10, "rejected": 3, "duplicates": 0},
+    }
+    return bags, alerts, summary
+
+
+def test_a_service_that_agrees_passes() -> None:
+    report = compare(TRUTH, *api_state())
+    assert report.ok
+    assert (report.bags_exact, report.alerts_matched) == (2, 2)
+    assert (report.precision, report.recall) == (1.0, 1.0)
+
+
+def test_a_wrong_stage_and_an_unknown_bag_are_mismatches() -> None:
+    bags, alerts, summary = api_state()
+    bags["0065000001"] = {**bags["0065000001"], "stage": "claimed"}
+    del bags["0065000002"]
+    report = compare(TRUTH, bags, alerts, summary)
+    assert not report.ok
+    assert report.bags_exact == 0
+    assert {m.kind for m in report.mismatches} == {"bag_stage", "bag_missing"}
+
+
+def test_missing_and_unexpected_alerts_give_recall_and_precision() -> None:
+    bags, alerts, summary = api_state()
+    alerts = [
+        alerts[0],
+        {"type": "left_behind", "tag": "0065000002", "status": "open"},
+        {"type": "vehicle_stalled", "vehicle_id": "BUS-1", "status": "resolved"},
+    ]
+    summary["alerts_open_by_type"] = {"misdelivered": 1, "left_behind": 1}
+    report = compare(TRUTH, bags, alerts, summary)
+    assert report.alerts_matched == 1
+    assert report.precision == 0.5 and report.recall == 0.5
+    kinds = [m.kind for m in report.mismatches]
+    assert "alert_missing" in kinds and "alert_unexpected" in kinds
+    assert kinds.count("summary_alerts_open") == 2
+
+
+def test_wrong_ids_on_a_matched_alert_and_wrong_rejected_count() -> None:
+    bags, alerts, summary = api_state()
+    alerts[0] = {**alerts[0], "flight_id": "F9"}
+    summary["events"]["rejected"] = 2
+    truth = copy.deepcopy(TRUTH)
+    report = compare(truth, bags, alerts, summary)
+    assert {m.kind for m in report.mismatches} == {"alert_flight_id", "summary_rejected"}
+    assert any("F9" in line for line in report.lines())
