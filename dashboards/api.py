@@ -11,8 +11,9 @@ from aiohttp import web
 from dashboards.keys import LIVE, POOL, PRINCIPAL, PRODUCER
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
+from stream.alerts import ALERT_TYPES
 from stream.ingest import DeadLetter
-from tariq.db import store
+from tariq.db import reads, store
 from tariq.events import InvalidEvent, decode_event, event_from_object, partition_key
 
 MAX_LIMIT = 100_000
@@ -111,7 +112,7 @@ async def _keep_rejected(request: web.Request, dead: list[DeadLetter]) -> None:
 async def get_bag(request: web.Request) -> web.Response:
     tag = request.match_info["tag"]
     async with request.app[POOL].acquire() as conn:
-        bag = await store.fetch_bag(conn, tag)
+        bag = await reads.bag(conn, tag)
     # A hotel asking for another hotel's bag learns nothing, not even that it exists.
     if bag is None or not may_see_hotel(request[PRINCIPAL], bag["hotel_id"]):
         return error(404, f"no bag with tag {tag}")
@@ -120,11 +121,13 @@ async def get_bag(request: web.Request) -> web.Response:
 
 @allow("operator")
 async def get_summary(request: web.Request) -> web.Response:
-    summary = await request.app[LIVE].summary()
+    live = request.app[LIVE]
+    summary = await live.summary()
+    open_by_type = dict.fromkeys(ALERT_TYPES, 0) | await live.alert_counts()
     return json_response(
         {
             "bags_by_stage": summary["bags_by_stage"],
-            "alerts_open_by_type": {},
+            "alerts_open_by_type": open_by_type,
             "events": summary["events"],
             "clock": summary["clock"],
         }
@@ -135,5 +138,56 @@ async def get_summary(request: web.Request) -> web.Response:
 async def get_dead_letters(request: web.Request) -> web.Response:
     limit, offset = page(request)
     async with request.app[POOL].acquire() as conn:
-        total, items = await store.fetch_dead_letters(conn, limit, offset)
+        total, items = await reads.dead_letters(conn, limit, offset)
     return json_response({"total": total, "limit": limit, "offset": offset, "items": items})
+
+
+@allow("operator")
+async def get_pilgrim(request: web.Request) -> web.Response:
+    pilgrim_id = request.match_info["pilgrim_id"]
+    async with request.app[POOL].acquire() as conn:
+        found = await reads.pilgrim(conn, pilgrim_id)
+    if found is None:
+        return error(404, f"no pilgrim {pilgrim_id}")
+    return json_response(found)
+
+
+@allow("operator")
+async def get_flight(request: web.Request) -> web.Response:
+    flight_id = request.match_info["flight_id"]
+    async with request.app[POOL].acquire() as conn:
+        found = await reads.flight(conn, flight_id)
+    if found is None:
+        return error(404, f"no flight {flight_id}")
+    return json_response(found)
+
+
+@allow("operator", "hotel")
+async def get_hotel_bags(request: web.Request) -> web.Response:
+    hotel_id = request.match_info["hotel_id"]
+    if not may_see_hotel(request[PRINCIPAL], hotel_id):
+        return error(403, "a hotel token sees only its own hotel")
+    limit, offset = page(request)
+    async with request.app[POOL].acquire() as conn:
+        return json_response(await reads.hotel_bags(conn, hotel_id, limit, offset))
+
+
+ALERT_FILTERS = ("tag", "pilgrim_id", "flight_id", "hotel_id", "vehicle_id")
+
+
+@allow("operator")
+async def get_alerts(request: web.Request) -> web.Response:
+    limit, offset = page(request)
+    status = request.query.get("status")
+    if status not in (None, "open", "resolved"):
+        return error(400, "status must be open or resolved")
+    types = [t for value in request.query.getall("type", []) for t in value.split(",") if t]
+    unknown = sorted(set(types) - set(ALERT_TYPES))
+    if unknown:
+        return error(400, f"unknown alert type {', '.join(unknown)}")
+    filters = {k: request.query[k] for k in ALERT_FILTERS if request.query.get(k)}
+    async with request.app[POOL].acquire() as conn:
+        total, items = await reads.alerts(
+            conn, status=status, types=types, filters=filters, limit=limit, offset=offset
+        )
+    return json_response({"total": total, "limit": limit, "offset": offset, "alerts": items})

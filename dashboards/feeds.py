@@ -19,12 +19,16 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from dashboards.keys import HUB, POOL, VERIFIER
 from dashboards.responses import dumps, error
+from stream.alerts import ALERT_TYPES
+from tariq.db import reads
 from tariq.events import STAGES
 from tariq.live import LiveMirror, aggregate_summary
+from tariq.notices import fetch_notices
 
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE = 2_000
+SNAPSHOT_ALERTS = 10_000
 
 
 @dataclass(eq=False)
@@ -40,6 +44,8 @@ class FeedHub:
         self.live = live
         self.clients: set[FeedClient] = set()
         self.scopes: dict[str, dict[str, Any]] = {}
+        self.alert_counts: dict[str, int] = {}
+        self._alert_round = -1
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._closing: set[asyncio.Task[bool]] = set()
@@ -50,6 +56,7 @@ class FeedHub:
         # Read the mirror after subscribing, so no change falls between the two.
         for scope in await self.live.scopes():
             self._merge_scope(scope)
+        self.alert_counts = await self.live.alert_counts()
 
     async def stop(self) -> None:
         if self._task:
@@ -60,7 +67,8 @@ class FeedHub:
             await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
 
     def summary(self) -> dict[str, Any]:
-        return aggregate_summary(self.scopes.values())
+        open_by_type = dict.fromkeys(ALERT_TYPES, 0) | self.alert_counts
+        return {**aggregate_summary(self.scopes.values()), "alerts_open_by_type": open_by_type}
 
     async def _listen(self) -> None:
         while True:
@@ -102,6 +110,27 @@ class FeedHub:
             for client in list(self.clients):
                 if client.hotel_id is not None and client.hotel_id in by_hotel:
                     self._offer(client, dumps({"kind": "bags", "bags": by_hotel[client.hotel_id]}))
+        elif kind == "vehicles":
+            self._broadcast_operators(dumps(message))
+        elif kind == "alerts":
+            alerts = message["alerts"]
+            self._broadcast_operators(dumps(message))
+            for client in list(self.clients):
+                mine = [
+                    a for a in alerts if client.hotel_id and a.get("hotel_id") == client.hotel_id
+                ]
+                if mine:
+                    self._offer(client, dumps({"kind": "alerts", "alerts": mine}))
+        elif kind == "alert_counts":
+            if message["round"] > self._alert_round:
+                self._alert_round = message["round"]
+                self.alert_counts = dict(message["open"])
+                self._broadcast_operators(dumps({"kind": "summary", **self.summary()}))
+        elif kind == "notice":
+            notice = message["notice"]
+            for client in list(self.clients):
+                if client.hotel_id == notice.get("hotel_id"):
+                    self._offer(client, dumps(message))
 
     def _broadcast_operators(self, payload: bytes) -> None:
         for client in list(self.clients):
@@ -153,9 +182,16 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
     if principal.role != "operator":
         return error(403, "the live feed needs an operator token")
     hub = request.app[HUB]
+    async with request.app[POOL].acquire() as conn:
+        vehicles = await reads.vehicles(conn)
+        _, alerts = await reads.alerts(
+            conn, status="open", types=[], filters={}, limit=SNAPSHOT_ALERTS, offset=0
+        )
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
-    snapshot = dumps({"kind": "snapshot", "summary": hub.summary(), "vehicles": [], "alerts": []})
+    snapshot = dumps(
+        {"kind": "snapshot", "summary": hub.summary(), "vehicles": vehicles, "alerts": alerts}
+    )
     await hub.serve(request, FeedClient(ws, None), snapshot)
     return ws
 
@@ -183,8 +219,26 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
         }
         for r in rows
     ]
+    async with request.app[POOL].acquire() as conn:
+        _, alerts = await reads.alerts(
+            conn,
+            status="open",
+            types=[],
+            filters={"hotel_id": principal.hotel_id},
+            limit=SNAPSHOT_ALERTS,
+            offset=0,
+        )
+    _, notices = await fetch_notices(request.app[POOL], principal.hotel_id, 200)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
-    snapshot = dumps({"kind": "snapshot", "hotel_id": principal.hotel_id, "bags": bags})
+    snapshot = dumps(
+        {
+            "kind": "snapshot",
+            "hotel_id": principal.hotel_id,
+            "bags": bags,
+            "notices": notices,
+            "alerts": alerts,
+        }
+    )
     await request.app[HUB].serve(request, FeedClient(ws, principal.hotel_id), snapshot)
     return ws

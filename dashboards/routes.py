@@ -22,6 +22,16 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/bags/{tag}", api.get_bag)
     app.router.add_get("/api/summary", api.get_summary)
     app.router.add_get("/api/dead-letters", api.get_dead_letters)
+    app.router.add_get("/api/pilgrims/{pilgrim_id}", api.get_pilgrim)
+    app.router.add_get("/api/flights/{flight_id}", api.get_flight)
+    app.router.add_get("/api/hotels/{hotel_id}/bags", api.get_hotel_bags)
+    app.router.add_get("/api/alerts", api.get_alerts)
     app.router.add_get("/ws/live", feeds.live_feed)
     app.router.add_get("/ws/hotel", feeds.hotel_feed)
     app.router.add_static("/static/", STATIC)
+
+    from dashboards.notices_api import setup_notice_routes
+    from dashboards.pages import setup_page_routes
+
+    setup_notice_routes(app)
+    setup_page_routes(app)

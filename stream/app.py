@@ -18,9 +18,11 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from stream.ingest import InputRecord
 from stream.processor import BatchProcessor
+from stream.reconciler import Reconciler
 from tariq.config import Settings
 from tariq.db import create_pool, migrate, store
 from tariq.live import LiveMirror
+from tariq.notices import deliver_forever
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ def create_app(settings: Settings) -> faust.App:
     )
     state: dict[str, Any] = {}
     ready = asyncio.Event()
+    # Faust cancels the app's tasks when the worker stops; the loops end on cancellation.
+    stopping = asyncio.Event()
 
     async def republish(derived: Sequence[tuple[str, bytes, str]]) -> None:
         futures = [
@@ -95,6 +99,15 @@ def create_app(settings: Settings) -> faust.App:
         state["processor"] = BatchProcessor(pool, live, republish)
         ready.set()
         log.info("tariq worker connected to PostgreSQL and Redis")
+        # Every worker runs these loops; PostgreSQL locks make one reconciler leader at a
+        # time, and deliverers share the outbox without sending a notice twice at once.
+        # Each loop has its own pool, so none can starve the others of connections.
+        reconciler_pool = await create_pool(database_url, min_size=2, max_size=2)
+        notices_pool = await create_pool(database_url, min_size=1, max_size=4)
+        await asyncio.gather(
+            Reconciler(reconciler_pool, live, settings.thresholds).run(stopping),
+            deliver_forever(notices_pool, stop=stopping, concurrency=4),
+        )
 
     @app.agent(topic)
     async def ingest(stream: Any) -> None:

@@ -6,16 +6,28 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Final
 
 from stream.bags import BagState
+from stream.entities import FlightState, HotelState, PilgrimState, VehicleState
 from tariq.events import (
     AnyEvent,
     BagCoded,
     BagScanned,
+    FlightArrived,
+    FlightDeparted,
+    FlightScheduled,
+    HotelRegistered,
     InvalidEvent,
+    PilgrimArrived,
+    PilgrimBoarded,
+    PilgrimBusBoarded,
+    PilgrimHotelArrived,
+    PilgrimRegistered,
+    VehiclePosition,
     decode_event,
 )
 
@@ -82,33 +94,96 @@ def child_event_id(parent_event_id: str, index: int) -> str:
     return f"derived-{digest}"
 
 
-BagEvent = BagCoded | BagScanned
+def latest_time(events: Iterable[AnyEvent]) -> datetime | None:
+    return max((e.occurred_at for e in events), default=None)
 
 
-def bag_events(accepted: Sequence[Accepted]) -> list[BagEvent]:
-    return [a.event for a in accepted if isinstance(a.event, BagCoded | BagScanned)]
+# ---- folding a batch into entity states ---------------------------------------------------
+
+ENTITY_KINDS: Final = ("bag", "flight", "pilgrim", "hotel", "vehicle")
+_ENTITY_OF: Final[dict[type, tuple[str, str]]] = {
+    BagCoded: ("bag", "tag"),
+    BagScanned: ("bag", "tag"),
+    FlightScheduled: ("flight", "flight_id"),
+    FlightDeparted: ("flight", "flight_id"),
+    FlightArrived: ("flight", "flight_id"),
+    PilgrimRegistered: ("pilgrim", "pilgrim_id"),
+    PilgrimBoarded: ("pilgrim", "pilgrim_id"),
+    PilgrimArrived: ("pilgrim", "pilgrim_id"),
+    PilgrimBusBoarded: ("pilgrim", "pilgrim_id"),
+    PilgrimHotelArrived: ("pilgrim", "pilgrim_id"),
+    HotelRegistered: ("hotel", "hotel_id"),
+    VehiclePosition: ("vehicle", "vehicle_id"),
+}
+_NEW_STATE: Final[dict[str, Callable[[str], Any]]] = {
+    "bag": BagState,
+    "flight": FlightState,
+    "pilgrim": PilgrimState,
+    "hotel": HotelState,
+    "vehicle": VehicleState,
+}
 
 
-def apply_bag_events(states: dict[str, BagState], events: Iterable[BagEvent]) -> Counter[str]:
-    """Fold events into the bag states (creating bags as needed).
+def entity_of(event: AnyEvent) -> tuple[str, str] | None:
+    """(kind, id) of the entity an event changes; None for `iata.message`."""
+    found = _ENTITY_OF.get(type(event))
+    return (found[0], getattr(event, found[1])) if found else None
 
-    Returns the change in bags per stage, so per-stage counts can be kept without a scan.
-    """
-    before = {tag: state.stage for tag, state in states.items()}
+
+def touched_entities(events: Iterable[AnyEvent]) -> dict[str, set[str]]:
+    touched: dict[str, set[str]] = {kind: set() for kind in ENTITY_KINDS}
     for event in events:
-        state = states.get(event.tag)
+        entity = entity_of(event)
+        if entity:
+            touched[entity[0]].add(entity[1])
+    return touched
+
+
+@dataclass(slots=True)
+class Folded:
+    changed: dict[str, dict[str, Any]]  # kind → id → state, for the entities that changed
+    stage_delta: dict[str, dict[str, int]]  # scope → stage → change in bags
+    dirty: set[tuple[str, str]]  # what the reconciler must judge again
+
+
+def fold(states: dict[str, dict[str, Any]], accepted: Sequence[Accepted]) -> Folded:
+    """Apply fresh events to the loaded states (missing ones are created).
+
+    Bag stage moves are charged to the scope of the event that made them; only the sum
+    over scopes is ever shown.
+    """
+    # The stage each bag is counted under in the totals (a new bag is counted nowhere).
+    counted: dict[str, str | None] = {tag: bag.stage for tag, bag in states["bag"].items()}
+    before_vehicle = {
+        **{("bag", t): b.truck_vehicle_id for t, b in states["bag"].items()},
+        **{("pilgrim", p): s.bus_vehicle_id for p, s in states["pilgrim"].items()},
+    }
+    changed: dict[str, dict[str, Any]] = {kind: {} for kind in ENTITY_KINDS}
+    stage_delta: dict[str, Counter[str]] = {}
+    dirty: set[tuple[str, str]] = set()
+    for item in accepted:
+        entity = entity_of(item.event)
+        if entity is None:
+            continue
+        kind, key = entity
+        state = states[kind].get(key)
         if state is None:
-            state = states[event.tag] = BagState(tag=event.tag)
-        state.apply(event)
-    delta: Counter[str] = Counter()
-    for tag, state in states.items():
-        old = before.get(tag)
-        if old != state.stage:
+            state = states[kind][key] = _NEW_STATE[kind](key)
+        state.apply(item.event)
+        changed[kind][key] = state
+        if kind != "hotel":
+            dirty.add((kind, key))
+        if kind == "bag" and state.stage != counted.get(key):
+            delta = stage_delta.setdefault(item.record.scope, Counter())
+            old = counted.get(key)
             if old is not None:
                 delta[old] -= 1
             delta[state.stage] += 1
-    return delta
-
-
-def latest_time(events: Iterable[AnyEvent]) -> datetime | None:
-    return max((e.occurred_at for e in events), default=None)
+            counted[key] = state.stage
+    for kind, attribute in (("bag", "truck_vehicle_id"), ("pilgrim", "bus_vehicle_id")):
+        for key, state in changed[kind].items():
+            # Loading or unloading changes what a vehicle carries: judge it again.
+            for vehicle in (before_vehicle.get((kind, key)), getattr(state, attribute)):
+                if vehicle:
+                    dirty.add(("vehicle", vehicle))
+    return Folded(changed, {s: dict(d) for s, d in stage_delta.items()}, dirty)

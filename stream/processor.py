@@ -10,7 +10,6 @@ mirror in Redis is updated and the changes are announced.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,18 +17,25 @@ from typing import Any
 import asyncpg
 import orjson
 
+from stream.entities import VehicleState
 from stream.ingest import (
     Accepted,
     DeadLetter,
     InputRecord,
-    apply_bag_events,
-    bag_events,
     child_event_id,
     decode_batch,
+    fold,
+    touched_entities,
 )
 from tagging.iata import IataParseError, translate
-from tariq.db import store
-from tariq.events import IataMessage, InvalidEvent, event_from_object, partition_key
+from tariq.db import states, store
+from tariq.events import (
+    IataMessage,
+    InvalidEvent,
+    VehiclePosition,
+    event_from_object,
+    partition_key,
+)
 from tariq.live import LiveMirror
 
 log = logging.getLogger(__name__)
@@ -107,35 +113,36 @@ class BatchProcessor:
             else:
                 first[item.event.event_id] = item
         unique = list(first.values())
-        touched_tags = sorted({e.tag for e in bag_events(unique)})
         scopes = {r.scope for r in records}
 
         async with self.pool.acquire() as conn, conn.transaction():
             await store.lock_scopes(conn, sorted(scopes))
-            await store.lock_tags(conn, touched_tags)
             new_ids = await store.insert_journal(conn, unique)
             fresh = [a for a in unique if a.event.event_id in new_ids]
             seen_before = [a for a in unique if a.event.event_id not in new_ids]
             true_duplicates = await store.record_duplicates(conn, seen_before + repeats)
             new_dead = await store.insert_dead_letters(conn, dead)
 
-            fresh_bag_events = bag_events(fresh)
-            changed_tags = sorted({e.tag for e in fresh_bag_events})
-            states = await store.load_bags(conn, changed_tags)
-            stage_delta_by_scope: dict[str, dict[str, int]] = defaultdict(dict)
-            by_scope: dict[str, list[Accepted]] = defaultdict(list)
-            for a in fresh:
-                by_scope[a.record.scope].append(a)
-            # Stage counts are kept per scope; a bag's moves are charged to the scope of
-            # the event that moved it, and only the sum over scopes is ever shown.
-            for scope, items in by_scope.items():
-                scope_states = {
-                    t: states[t] for t in {e.tag for e in bag_events(items)} if t in states
-                }
-                delta = apply_bag_events(scope_states, bag_events(items))
-                states.update(scope_states)
-                stage_delta_by_scope[scope] = dict(delta)
-            await store.save_bags(conn, [states[t] for t in changed_tags])
+            touched = touched_entities(a.event for a in fresh)
+            await store.lock_entities(
+                conn, [f"{kind}:{key}" for kind, keys in touched.items() for key in keys]
+            )
+            loaded = {
+                kind: await states.load(conn, TABLES[kind], sorted(keys))
+                for kind, keys in touched.items()
+            }
+            folded = fold(loaded, fresh)
+            for kind, changed in folded.changed.items():
+                await states.save(conn, TABLES[kind], list(changed.values()))
+            await states.insert_fixes(
+                conn,
+                [
+                    (e.vehicle_id, e.occurred_at, e.event_id, e.lat, e.lon)
+                    for e in (a.event for a in fresh)
+                    if isinstance(e, VehiclePosition)
+                ],
+            )
+            await states.mark_dirty(conn, folded.dirty)
 
             changes: dict[str, store.ScopeChange] = {s: store.ScopeChange() for s in scopes}
             for a in fresh:
@@ -149,11 +156,44 @@ class BatchProcessor:
                     changes[a.record.scope].duplicates += 1
             for d in new_dead:
                 changes[d.scope].rejected += 1
-            totals = await store.update_scopes(conn, changes, stage_delta_by_scope)
+            totals = await store.update_scopes(conn, changes, folded.stage_delta)
 
-        await self.live.publish_batch(totals, [_bag_change(states[t]) for t in changed_tags])
+        bags = folded.changed["bag"]
+        vehicles = folded.changed["vehicle"]
+        await self.live.publish_batch(
+            totals,
+            [_bag_change(bag) for bag in bags.values()],
+            [vehicle_view(v) for v in vehicles.values()],
+        )
         processed = sum(c.processed for c in changes.values())
-        return BatchOutcome(processed, len(true_duplicates), len(new_dead), len(changed_tags))
+        return BatchOutcome(processed, len(true_duplicates), len(new_dead), len(bags))
+
+
+TABLES = {
+    "bag": states.BAGS,
+    "flight": states.FLIGHTS,
+    "pilgrim": states.PILGRIMS,
+    "hotel": states.HOTELS,
+    "vehicle": states.VEHICLES,
+}
+
+
+def vehicle_view(vehicle: VehicleState) -> dict[str, Any]:
+    """A vehicle's position as the live feed shows it (docs/feeds.md); its status comes
+    from the reconciler's judgement, sent separately."""
+    return {
+        "vehicle_id": vehicle.vehicle_id,
+        "kind": vehicle.kind,
+        "lat": vehicle.lat,
+        "lon": vehicle.lon,
+        "speed_kmh": vehicle.speed_kmh,
+        "heading": vehicle.heading,
+        "at": _iso(vehicle.at),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _bag_change(state: Any) -> dict[str, Any]:
@@ -163,7 +203,5 @@ def _bag_change(state: Any) -> dict[str, Any]:
         "location": state.location,
         "hotel_id": state.hotel_id,
         "flight_id": state.flight_id,
-        "updated_at": state.updated_at.isoformat().replace("+00:00", "Z")
-        if state.updated_at
-        else None,
+        "updated_at": _iso(state.updated_at),
     }

@@ -64,6 +64,7 @@ class LiveMirror:
         self.prefix = prefix
         self.channel = f"{prefix}changes"
         self._scopes_key = f"{prefix}summary-scopes"
+        self._alerts_key = f"{prefix}alerts-open"
         self._set_if_newer = client.register_script(_SET_IF_NEWER)
 
     @classmethod
@@ -77,7 +78,10 @@ class LiveMirror:
         return f"{self.prefix}summary:{scope}"
 
     async def publish_batch(
-        self, totals: Sequence[ScopeTotals], bag_changes: Sequence[dict[str, Any]]
+        self,
+        totals: Sequence[ScopeTotals],
+        bag_changes: Sequence[dict[str, Any]],
+        vehicle_changes: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Mirror the new totals and announce the changes, in one pipeline."""
         pipe = self.client.pipeline(transaction=False)
@@ -96,7 +100,41 @@ class LiveMirror:
             pipe.publish(self.channel, orjson.dumps({"kind": "scope", **payload}))
         if bag_changes:
             pipe.publish(self.channel, orjson.dumps({"kind": "bags", "bags": bag_changes}))
+        if vehicle_changes:
+            pipe.publish(
+                self.channel, orjson.dumps({"kind": "vehicles", "vehicles": vehicle_changes})
+            )
         await pipe.execute()
+
+    async def publish_alerts(
+        self,
+        alerts: Sequence[dict[str, Any]],
+        open_by_type: dict[str, int],
+        round_no: int,
+        vehicle_statuses: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """The reconciler's changes: raised/resolved alerts, open counts, vehicle status."""
+        counts = orjson.dumps({"round": round_no, "open": open_by_type})
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self._alerts_key, counts)
+        if alerts:
+            pipe.publish(
+                self.channel,
+                orjson.dumps({"kind": "alerts", "alerts": alerts}, option=orjson.OPT_UTC_Z),
+            )
+        pipe.publish(
+            self.channel,
+            orjson.dumps({"kind": "alert_counts", "round": round_no, "open": open_by_type}),
+        )
+        if vehicle_statuses:
+            pipe.publish(
+                self.channel, orjson.dumps({"kind": "vehicles", "vehicles": vehicle_statuses})
+            )
+        await pipe.execute()
+
+    async def alert_counts(self) -> dict[str, int]:
+        raw = await self.client.get(self._alerts_key)
+        return dict(orjson.loads(raw)["open"]) if raw else {}
 
     async def scopes(self) -> list[dict[str, Any]]:
         members = await self.client.smembers(self._scopes_key)

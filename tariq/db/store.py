@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
-from stream.bags import BagState
 from stream.ingest import Accepted, DeadLetter
 from tariq.events import STAGES
 
@@ -43,14 +41,15 @@ async def lock_scopes(conn: asyncpg.Connection, scopes: Sequence[str]) -> None:
     )
 
 
-async def lock_tags(conn: asyncpg.Connection, tags: Sequence[str]) -> None:
-    """Serialise writers of the same bags, whatever partition their events came from."""
-    if tags:
+async def lock_entities(conn: asyncpg.Connection, keys: Sequence[str]) -> None:
+    """Serialise writers of the same entities ("kind:id"), whatever partition their events
+    came from; one statement, in a fixed order, so two batches never deadlock."""
+    if keys:
         await conn.execute(
             "SELECT pg_advisory_xact_lock(h) FROM"
             " (SELECT DISTINCT hashtextextended(t, 0) AS h FROM unnest($1::text[]) t) s"
             " ORDER BY h",
-            list(tags),
+            list(keys),
         )
 
 
@@ -121,51 +120,6 @@ async def insert_dead_letters(
     )
     new_refs = {r["source_ref"] for r in rows}
     return [d for d in dead if d.source_ref in new_refs]
-
-
-_BAG_COLUMNS = (
-    "tag, pilgrim_id, flight_id, hotel_id, coded_at, coded_event_id, stage_rank, location,"
-    " location_at, location_event_id, updated_at"
-)
-
-
-def _bag_from_row(row: asyncpg.Record) -> BagState:
-    return BagState(**dict(row))
-
-
-async def load_bags(conn: asyncpg.Connection, tags: Sequence[str]) -> dict[str, BagState]:
-    rows = await conn.fetch(
-        f"SELECT {_BAG_COLUMNS} FROM bags WHERE tag = ANY($1::text[])", list(tags)
-    )
-    return {row["tag"]: _bag_from_row(row) for row in rows}
-
-
-async def save_bags(conn: asyncpg.Connection, bags: Sequence[BagState]) -> None:
-    if not bags:
-        return
-    await conn.execute(
-        f"INSERT INTO bags ({_BAG_COLUMNS})"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-        " $5::timestamptz[], $6::text[], $7::smallint[], $8::text[], $9::timestamptz[],"
-        " $10::text[], $11::timestamptz[])"
-        " ON CONFLICT (tag) DO UPDATE SET pilgrim_id = EXCLUDED.pilgrim_id,"
-        " flight_id = EXCLUDED.flight_id, hotel_id = EXCLUDED.hotel_id,"
-        " coded_at = EXCLUDED.coded_at, coded_event_id = EXCLUDED.coded_event_id,"
-        " stage_rank = EXCLUDED.stage_rank, location = EXCLUDED.location,"
-        " location_at = EXCLUDED.location_at, location_event_id = EXCLUDED.location_event_id,"
-        " updated_at = EXCLUDED.updated_at",
-        [b.tag for b in bags],
-        [b.pilgrim_id for b in bags],
-        [b.flight_id for b in bags],
-        [b.hotel_id for b in bags],
-        [b.coded_at for b in bags],
-        [b.coded_event_id for b in bags],
-        [b.stage_rank for b in bags],
-        [b.location for b in bags],
-        [b.location_at for b in bags],
-        [b.location_event_id for b in bags],
-        [b.updated_at for b in bags],
-    )
 
 
 @dataclass(slots=True)
@@ -256,53 +210,6 @@ async def all_scope_totals(conn: asyncpg.Connection) -> list[ScopeTotals]:
         )
         for r in rows
     ]
-
-
-# ---- reads for the web tier -------------------------------------------------------------
-
-
-async def fetch_bag(conn: asyncpg.Connection, tag: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(f"SELECT {_BAG_COLUMNS} FROM bags WHERE tag = $1", tag)
-    if row is None:
-        return None
-    state = _bag_from_row(row)
-    history = await conn.fetch(
-        "SELECT event_id, payload->>'checkpoint' AS checkpoint, payload->>'location' AS location,"
-        " occurred_at FROM journal WHERE tag = $1 AND type = 'bag.scanned'"
-        " ORDER BY occurred_at, event_id",
-        tag,
-    )
-    return {
-        "tag": state.tag,
-        "pilgrim_id": state.pilgrim_id,
-        "flight_id": state.flight_id,
-        "hotel_id": state.hotel_id,
-        "stage": state.stage,
-        "location": state.location,
-        "updated_at": state.updated_at,
-        "history": [dict(h) for h in history],
-        "alerts": [],
-    }
-
-
-async def fetch_dead_letters(
-    conn: asyncpg.Connection, limit: int, offset: int
-) -> tuple[int, list[dict[str, Any]]]:
-    total = await conn.fetchval("SELECT count(*) FROM dead_letters")
-    rows = await conn.fetch(
-        "SELECT received_at, reason, raw FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2",
-        limit,
-        offset,
-    )
-    items = [
-        {
-            "received_at": r["received_at"],
-            "reason": r["reason"],
-            "raw": bytes(r["raw"]).decode("utf-8", errors="replace"),
-        }
-        for r in rows
-    ]
-    return total, items
 
 
 def empty_stage_counts() -> dict[str, int]:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream.bags import BagState
-from stream.ingest import apply_bag_events
+from stream.ingest import Accepted, InputRecord, fold
 from tariq.events import CHECKPOINTS, BagCoded, BagScanned
 
 T0 = datetime(2026, 5, 18, 4, 0, tzinfo=UTC)
@@ -78,12 +78,30 @@ def test_the_later_coding_wins() -> None:
     assert bag.hotel_id == "H2"
 
 
-def test_stage_deltas_count_moves_between_stages() -> None:
-    states: dict[str, BagState] = {}
-    delta = apply_bag_events(states, [coded(), scan("s1", "accepted", "CGK", 1)])
-    assert dict(delta) == {"accepted": 1}
-    delta = apply_bag_events(states, [scan("s2", "loaded", "CGK", 2)])
-    assert dict(delta) == {"accepted": -1, "loaded": 1}
+def accepted(*events: BagCoded | BagScanned, partition: int = 0) -> list[Accepted]:
+    return [
+        Accepted(InputRecord(b"", "t", partition, offset), event)
+        for offset, event in enumerate(events)
+    ]
+
+
+def empty_states() -> dict[str, dict[str, object]]:
+    return {kind: {} for kind in ("bag", "flight", "pilgrim", "hotel", "vehicle")}
+
+
+def test_stage_deltas_count_moves_between_stages_per_scope() -> None:
+    states = empty_states()
+    folded = fold(states, accepted(coded(), scan("s1", "accepted", "CGK", 1)))  # type: ignore[arg-type]
+    assert folded.stage_delta == {"p0": {"accepted": 1, "coded": 0}}
+    assert ("bag", TAG) in folded.dirty
+    folded = fold(states, accepted(scan("s2", "loaded", "CGK", 2), partition=3))  # type: ignore[arg-type]
+    assert folded.stage_delta == {"p3": {"accepted": -1, "loaded": 1}}
+
+
+def test_loading_a_truck_marks_the_truck_for_judgement() -> None:
+    states = empty_states()
+    folded = fold(states, accepted(coded(), scan("s5", "truck_loaded", "JED", 5)))  # type: ignore[arg-type]
+    assert ("vehicle", "TRK-1") in folded.dirty
 
 
 events_strategy = st.lists(

@@ -1,0 +1,329 @@
+"""The reconciler: judges alerts for what changed, in event time, one round at a time.
+
+Workers commit facts together with "dirty" markers. One reconciler at a time (the worker
+holding a PostgreSQL advisory lock; another takes over when it dies) runs rounds: in one
+REPEATABLE READ transaction it takes the committed markers, adds the entities whose
+time-based deadline the service clock has passed since the last round, judges them with
+the pure rules of stream/alerts.py, and writes the alerts that were raised or resolved.
+Markers are committed atomically with their facts and a round reads after taking them, so
+no change is missed; a failed round rolls back and leaves its markers for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import asyncpg
+
+from stream.alerts import Alert, Fix, judge_bag, judge_vehicle, loaded_since
+from tariq.config import AlertThresholds
+from tariq.db import states
+from tariq.live import LiveMirror
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK: Final = 7_262_022
+MARKS_PER_ROUND: Final = 100_000
+# How far back a vehicle's fixes are read to judge a stall.
+FIX_HORIZON: Final = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    marks: int
+    judged_bags: int
+    judged_vehicles: int
+    raised: int
+    resolved: int
+
+
+def alert_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "alert_id": row["alert_id"],
+        "type": row["type"],
+        "status": row["status"],
+        "raised_at": row["raised_at"],
+        "resolved_at": row["resolved_at"],
+        "tag": row["tag"],
+        "pilgrim_id": row["pilgrim_id"],
+        "flight_id": row["flight_id"],
+        "hotel_id": row["hotel_id"],
+        "vehicle_id": row["vehicle_id"],
+    }
+
+
+class Reconciler:
+    def __init__(self, pool: asyncpg.Pool, live: LiveMirror, thresholds: AlertThresholds) -> None:
+        self.pool = pool
+        self.live = live
+        self.thresholds = thresholds
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 0.05) -> None:
+        """Take the leader lock when free, then run rounds until stopped."""
+        while not stop.is_set():
+            try:
+                async with self.pool.acquire() as leader:
+                    if not await leader.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK):
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), timeout=1.0)
+                        continue
+                    log.info("this worker is the reconciler")
+                    try:
+                        while not stop.is_set():
+                            result = await self.round()
+                            if result.marks == 0:
+                                with contextlib.suppress(TimeoutError):
+                                    await asyncio.wait_for(stop.wait(), timeout=idle_s)
+                    finally:
+                        await leader.execute("SELECT pg_advisory_unlock($1)", LEADER_LOCK)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconciler round failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def round(self) -> RoundResult:
+        th = self.thresholds
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            marks = await conn.fetch(
+                "DELETE FROM dirty WHERE id IN (SELECT id FROM dirty ORDER BY id LIMIT $1)"
+                " RETURNING kind, key",
+                MARKS_PER_ROUND,
+            )
+            clock: datetime | None = await conn.fetchval("SELECT max(clock) FROM counters")
+            state = await conn.fetchrow("SELECT clock, round FROM reconciler_state")
+            previous: datetime | None = state["clock"]
+            round_no = state["round"] + 1
+            wanted: dict[str, set[str]] = {
+                "bag": set(),
+                "flight": set(),
+                "pilgrim": set(),
+                "vehicle": set(),
+            }
+            for mark in marks:
+                if mark["kind"] in wanted:
+                    wanted[mark["kind"]].add(mark["key"])
+            if clock is not None and (previous is None or clock > previous):
+                await self._add_due(conn, wanted, previous, clock)
+            if not any(wanted.values()):
+                if clock != previous:
+                    await conn.execute("UPDATE reconciler_state SET clock = $1", clock)
+                return RoundResult(len(marks), 0, 0, 0, 0)
+
+            tags = set(wanted["bag"])
+            if wanted["flight"] or wanted["pilgrim"]:
+                rows = await conn.fetch(
+                    "SELECT tag FROM bags WHERE flight_id = ANY($1::text[])"
+                    " UNION SELECT tag FROM bags WHERE pilgrim_id = ANY($2::text[])",
+                    list(wanted["flight"]),
+                    list(wanted["pilgrim"]),
+                )
+                tags.update(r["tag"] for r in rows)
+            desired: dict[tuple[str, str], Alert] = {}
+            bags = await states.load(conn, states.BAGS, sorted(tags))
+            flights = await states.load(
+                conn,
+                states.FLIGHTS,
+                sorted({b.flight_id for b in bags.values() if b.flight_id}),
+            )
+            pilgrims = await states.load(
+                conn,
+                states.PILGRIMS,
+                sorted({b.pilgrim_id for b in bags.values() if b.pilgrim_id}),
+            )
+            for bag in bags.values():
+                judgement = judge_bag(
+                    bag,
+                    flights.get(bag.flight_id or ""),
+                    pilgrims.get(bag.pilgrim_id or ""),
+                    clock,
+                    th,
+                )
+                for alert in judgement.open:
+                    desired[alert.key] = alert
+            vehicle_status = await self._judge_vehicles(
+                conn, sorted(wanted["vehicle"]), clock, desired
+            )
+            raised, resolved = await self._write(
+                conn, sorted(bags), sorted(wanted["vehicle"]), desired, clock
+            )
+            await conn.execute(
+                "UPDATE reconciler_state SET clock = $1, round = $2", clock, round_no
+            )
+            counts = {
+                r["type"]: r["n"]
+                for r in await conn.fetch(
+                    "SELECT type, count(*) AS n FROM alerts WHERE status = 'open' GROUP BY type"
+                )
+            }
+        changes = [alert_view(dict(r)) for r in raised + resolved]
+        await self.live.publish_alerts(changes, counts, round_no, vehicle_status)
+        return RoundResult(
+            len(marks), len(bags), len(wanted["vehicle"]), len(raised), len(resolved)
+        )
+
+    async def _add_due(
+        self,
+        conn: asyncpg.Connection,
+        wanted: dict[str, set[str]],
+        previous: datetime | None,
+        clock: datetime,
+    ) -> None:
+        """Entities whose time-based condition may have begun to hold in (previous, clock]."""
+        th = self.thresholds
+        missing = timedelta(seconds=th.missing_after_arrival_s)
+        overdue = timedelta(seconds=th.delivery_overdue_after_checkin_s)
+        # (previous, clock] in event time; with no previous round, everything up to clock.
+        queries = (
+            ("flight", "SELECT flight_id AS id FROM flights WHERE arrived_at", missing),
+            ("pilgrim", "SELECT DISTINCT pilgrim_id AS id FROM checkins WHERE at", overdue),
+            (
+                "vehicle",
+                "SELECT vehicle_id AS id FROM vehicle_judgements WHERE stall_due_at",
+                timedelta(0),
+            ),
+        )
+        for kind, query, delay in queries:
+            if previous is None:
+                rows = await conn.fetch(f"{query} <= $1", clock - delay)
+            else:
+                rows = await conn.fetch(
+                    f"{query} >= $1 AND {query.rsplit(' ', 1)[1]} <= $2",
+                    previous - delay,
+                    clock - delay,
+                )
+            wanted[kind].update(r["id"] for r in rows)
+
+    async def _judge_vehicles(
+        self,
+        conn: asyncpg.Connection,
+        vehicle_ids: Sequence[str],
+        clock: datetime | None,
+        desired: dict[tuple[str, str], Alert],
+    ) -> list[dict[str, Any]]:
+        if not vehicle_ids:
+            return []
+        ids = list(vehicle_ids)
+        pilgrim_rows = await conn.fetch(
+            "SELECT pilgrim_id FROM pilgrims WHERE bus_vehicle_id = ANY($1::text[])", ids
+        )
+        bag_rows = await conn.fetch(
+            "SELECT tag FROM bags WHERE truck_vehicle_id = ANY($1::text[])", ids
+        )
+        pilgrims = await states.load(conn, states.PILGRIMS, [r["pilgrim_id"] for r in pilgrim_rows])
+        bags = await states.load(conn, states.BAGS, [r["tag"] for r in bag_rows])
+        carried: dict[str, datetime | None] = {
+            v: loaded_since(
+                v,
+                [p for p in pilgrims.values() if p.bus_vehicle_id == v],
+                [b for b in bags.values() if b.truck_vehicle_id == v],
+            )
+            for v in ids
+        }
+        fixes: dict[str, list[Fix]] = {v: [] for v in ids}
+        loaded_ids = [v for v, since in carried.items() if since is not None]
+        if loaded_ids:
+            earliest = min(s for s in carried.values() if s is not None) - FIX_HORIZON
+            for r in await conn.fetch(
+                "SELECT vehicle_id, at, event_id, lat, lon FROM vehicle_fixes"
+                " WHERE vehicle_id = ANY($1::text[]) AND at >= $2",
+                loaded_ids,
+                earliest,
+            ):
+                fixes[r["vehicle_id"]].append(Fix(r["at"], r["event_id"], r["lat"], r["lon"]))
+        previous = {
+            r["vehicle_id"]: r["status"]
+            for r in await conn.fetch(
+                "SELECT vehicle_id, status FROM vehicle_judgements"
+                " WHERE vehicle_id = ANY($1::text[])",
+                ids,
+            )
+        }
+        statuses, dues, changed = [], [], []
+        for v in ids:
+            status, judgement = judge_vehicle(v, fixes[v], carried[v], clock, self.thresholds)
+            for alert in judgement.open:
+                desired[alert.key] = alert
+            statuses.append(status)
+            dues.append(judgement.next_due)
+            if previous.get(v, "idle") != status:
+                changed.append({"vehicle_id": v, "status": status})
+        await conn.execute(
+            "INSERT INTO vehicle_judgements (vehicle_id, status, stall_due_at)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])"
+            " ON CONFLICT (vehicle_id) DO UPDATE SET status = EXCLUDED.status,"
+            " stall_due_at = EXCLUDED.stall_due_at",
+            ids,
+            statuses,
+            dues,
+        )
+        return changed
+
+    async def _write(
+        self,
+        conn: asyncpg.Connection,
+        tags: Sequence[str],
+        vehicle_ids: Sequence[str],
+        desired: dict[tuple[str, str], Alert],
+        clock: datetime | None,
+    ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+        """Raise what should be open and is not; resolve what is open and should not be."""
+        subjects = [*tags, *vehicle_ids]
+        current = await conn.fetch(
+            "SELECT alert_id, type, subject FROM alerts WHERE status = 'open'"
+            " AND subject = ANY($1::text[])",
+            subjects,
+        )
+        judged_bags, judged_vehicles = set(tags), set(vehicle_ids)
+        open_keys = {(r["type"], r["subject"]): r["alert_id"] for r in current}
+        to_resolve = [
+            alert_id
+            for (kind, subject), alert_id in open_keys.items()
+            if (kind, subject) not in desired
+            and (
+                subject in judged_vehicles if kind == "vehicle_stalled" else subject in judged_bags
+            )
+        ]
+        to_raise = [a for key, a in desired.items() if key not in open_keys]
+        now = clock or datetime.now().astimezone()
+        resolved = (
+            await conn.fetch(
+                "UPDATE alerts SET status = 'resolved', resolved_at = $2"
+                " WHERE alert_id = ANY($1::text[]) RETURNING *",
+                to_resolve,
+                now,
+            )
+            if to_resolve
+            else []
+        )
+        raised = (
+            await conn.fetch(
+                "INSERT INTO alerts (alert_id, type, subject, status, raised_at, tag, pilgrim_id,"
+                " flight_id, hotel_id, vehicle_id)"
+                " SELECT u.alert_id, u.type, u.subject, 'open', $9, u.tag, u.pilgrim_id,"
+                " u.flight_id, u.hotel_id, u.vehicle_id"
+                " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+                " $6::text[], $7::text[], $8::text[]) AS u(alert_id, type, subject, tag,"
+                " pilgrim_id, flight_id, hotel_id, vehicle_id)"
+                " RETURNING *".replace("$11", "$9"),
+                [uuid.uuid4().hex for _ in to_raise],
+                [a.type for a in to_raise],
+                [a.subject for a in to_raise],
+                [a.tag for a in to_raise],
+                [a.pilgrim_id for a in to_raise],
+                [a.flight_id for a in to_raise],
+                [a.hotel_id for a in to_raise],
+                [a.vehicle_id for a in to_raise],
+                now,
+            )
+            if to_raise
+            else []
+        )
+        return list(raised), list(resolved)

@@ -1,0 +1,248 @@
+"""Queries for the web tier: what the HTTP API and the feeds' snapshots show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from tariq.db import states
+from tariq.events import STAGE_RANK, STAGES
+
+ALERT_COLUMNS = (
+    "alert_id, type, status, raised_at, resolved_at, tag, pilgrim_id, flight_id, hotel_id,"
+    " vehicle_id"
+)
+DELIVERED_RANK = STAGE_RANK["delivered"]
+
+
+async def bag(conn: asyncpg.Connection, tag: str) -> dict[str, Any] | None:
+    state = (await states.load(conn, states.BAGS, [tag])).get(tag)
+    if state is None:
+        return None
+    history = await conn.fetch(
+        "SELECT event_id, payload->>'checkpoint' AS checkpoint, payload->>'location' AS location,"
+        " occurred_at FROM journal WHERE tag = $1 AND type = 'bag.scanned'"
+        " ORDER BY occurred_at, event_id",
+        tag,
+    )
+    alerts = await conn.fetch(
+        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE tag = $1 ORDER BY raised_at DESC", tag
+    )
+    return {
+        "tag": state.tag,
+        "pilgrim_id": state.pilgrim_id,
+        "flight_id": state.flight_id,
+        "hotel_id": state.hotel_id,
+        "stage": state.stage,
+        "location": state.location,
+        "updated_at": state.updated_at,
+        "history": [dict(h) for h in history],
+        "alerts": [dict(a) for a in alerts],
+    }
+
+
+def pilgrim_stage(p: Any) -> str:
+    """Where the pilgrim is on the journey, from the furthest fact known."""
+    if p.last_checkin_at is not None:
+        return "checked_in"
+    if p.bus_boarded_at is not None:
+        return "on_bus"
+    if p.arrived_at is not None:
+        return "arrived"
+    if p.boardings:
+        return "boarded"
+    return "registered" if p.registered_at is not None else "unknown"
+
+
+async def pilgrim(conn: asyncpg.Connection, pilgrim_id: str) -> dict[str, Any] | None:
+    state = (await states.load(conn, states.PILGRIMS, [pilgrim_id])).get(pilgrim_id)
+    bags = await conn.fetch(
+        "SELECT tag, stage_rank, location, hotel_id, flight_id, updated_at FROM bags"
+        " WHERE pilgrim_id = $1 ORDER BY tag",
+        pilgrim_id,
+    )
+    if state is None and not bags:
+        return None
+    return {
+        "pilgrim_id": pilgrim_id,
+        "group_id": state.group_id if state else None,
+        "flight_id": state.flight_id if state else None,
+        "hotel_id": state.hotel_id if state else None,
+        "nationality": state.nationality if state else None,
+        "name": state.name if state else None,  # operators only; never a passport number
+        "stage": pilgrim_stage(state) if state else "unknown",
+        "boarded_flights": sorted(state.boardings) if state else [],
+        "bus_vehicle_id": state.bus_vehicle_id if state else None,
+        "checked_in_at": state.last_checkin_at if state else None,
+        "bags": [
+            {
+                "tag": b["tag"],
+                "stage": STAGES[b["stage_rank"]],
+                "location": b["location"],
+                "hotel_id": b["hotel_id"],
+                "flight_id": b["flight_id"],
+                "updated_at": b["updated_at"],
+            }
+            for b in bags
+        ],
+    }
+
+
+async def flight(conn: asyncpg.Connection, flight_id: str) -> dict[str, Any] | None:
+    state = (await states.load(conn, states.FLIGHTS, [flight_id])).get(flight_id)
+    counts = await conn.fetch(
+        "SELECT stage_rank, count(*) AS n FROM bags WHERE flight_id = $1 GROUP BY stage_rank",
+        flight_id,
+    )
+    if state is None and not counts:
+        return None
+    by_stage = dict.fromkeys(STAGES, 0)
+    for row in counts:
+        by_stage[STAGES[row["stage_rank"]]] = row["n"]
+    boarded = await conn.fetchval("SELECT count(*) FROM boardings WHERE flight_id = $1", flight_id)
+    loaded = await conn.fetchval(
+        "SELECT count(*) FROM bags WHERE flight_id = $1 AND loaded_seen", flight_id
+    )
+    alerts = await conn.fetch(
+        "SELECT type, count(*) AS n FROM alerts WHERE flight_id = $1 AND status = 'open'"
+        " GROUP BY type",
+        flight_id,
+    )
+    return {
+        "flight_id": flight_id,
+        "status": state.status if state else "unknown",
+        "origin": state.origin if state else None,
+        "destination": state.destination if state else None,
+        "scheduled_departure": state.scheduled_departure if state else None,
+        "scheduled_arrival": state.scheduled_arrival if state else None,
+        "departed_at": state.departed_at if state else None,
+        "arrived_at": state.arrived_at if state else None,
+        "bags_by_stage": by_stage,
+        "bags_loaded": loaded,
+        "pilgrims_boarded": boarded,
+        "alerts_open": sum(r["n"] for r in alerts),
+        "alerts_open_by_type": {r["type"]: r["n"] for r in alerts},
+    }
+
+
+async def hotel_bags(
+    conn: asyncpg.Connection, hotel_id: str, limit: int, offset: int
+) -> dict[str, Any]:
+    totals = await conn.fetchrow(
+        "SELECT count(*) AS expected,"
+        " count(*) FILTER (WHERE $1 = ANY(delivered_hotels)) AS delivered"
+        " FROM bags WHERE hotel_id = $1",
+        hotel_id,
+    )
+    rows = await conn.fetch(
+        "SELECT b.tag, b.pilgrim_id, b.flight_id, b.stage_rank, b.location, b.updated_at,"
+        " b.truck_vehicle_id, p.group_id"
+        " FROM bags b LEFT JOIN pilgrims p USING (pilgrim_id)"
+        " WHERE b.hotel_id = $1 ORDER BY b.flight_id, b.tag LIMIT $2 OFFSET $3",
+        hotel_id,
+        limit,
+        offset,
+    )
+    etas = await _etas(conn, hotel_id, [r["tag"] for r in rows])
+    return {
+        "hotel_id": hotel_id,
+        "expected": totals["expected"],
+        "delivered": totals["delivered"],
+        "total": totals["expected"],
+        "limit": limit,
+        "offset": offset,
+        "bags": [
+            {
+                "tag": r["tag"],
+                "pilgrim_id": r["pilgrim_id"],
+                "group_id": r["group_id"],
+                "flight_id": r["flight_id"],
+                "stage": STAGES[r["stage_rank"]],
+                "location": r["location"],
+                "vehicle_id": r["truck_vehicle_id"],
+                "updated_at": r["updated_at"],
+                **({"eta": etas[r["tag"]]} if r["tag"] in etas else {}),
+            }
+            for r in rows
+        ],
+    }
+
+
+async def _etas(conn: asyncpg.Connection, hotel_id: str, tags: list[str]) -> dict[str, Any]:
+    """ETA of bags on a truck en route, from the latest `bags_en_route` notice naming them."""
+    if not tags:
+        return {}
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (tag) tag, convert_from(body, 'UTF8')::jsonb->>'eta' AS eta"
+        " FROM notice_outbox,"
+        " jsonb_array_elements_text(convert_from(body, 'UTF8')::jsonb->'tags') AS tag"
+        " WHERE hotel_id = $1 AND kind = 'bags_en_route' AND tag = ANY($2::text[])"
+        " ORDER BY tag, created_at DESC",
+        hotel_id,
+        tags,
+    )
+    return {r["tag"]: r["eta"] for r in rows if r["eta"]}
+
+
+async def alerts(
+    conn: asyncpg.Connection,
+    *,
+    status: str | None,
+    types: list[str],
+    filters: dict[str, str],
+    limit: int,
+    offset: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    where: list[str] = []
+    args: list[Any] = []
+    if status:
+        args.append(status)
+        where.append(f"status = ${len(args)}")
+    if types:
+        args.append(types)
+        where.append(f"type = ANY(${len(args)}::text[])")
+    for column, value in filters.items():
+        args.append(value)
+        where.append(f"{column} = ${len(args)}")
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    total = await conn.fetchval(f"SELECT count(*) FROM alerts {clause}", *args)
+    rows = await conn.fetch(
+        f"SELECT {ALERT_COLUMNS} FROM alerts {clause} ORDER BY raised_at DESC, alert_id"
+        f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        *args,
+        limit,
+        offset,
+    )
+    return total, [dict(r) for r in rows]
+
+
+async def vehicles(conn: asyncpg.Connection, limit: int = 100_000) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT v.vehicle_id, v.kind, v.lat, v.lon, v.speed_kmh, v.heading, v.at,"
+        " coalesce(j.status, 'idle') AS status"
+        " FROM vehicles v LEFT JOIN vehicle_judgements j USING (vehicle_id)"
+        " ORDER BY v.vehicle_id LIMIT $1",
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def dead_letters(
+    conn: asyncpg.Connection, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    total = await conn.fetchval("SELECT count(*) FROM dead_letters")
+    rows = await conn.fetch(
+        "SELECT received_at, reason, raw FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2",
+        limit,
+        offset,
+    )
+    items = [
+        {
+            "received_at": r["received_at"],
+            "reason": r["reason"],
+            "raw": bytes(r["raw"]).decode("utf-8", errors="replace"),
+        }
+        for r in rows
+    ]
+    return total, items

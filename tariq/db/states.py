@@ -1,0 +1,157 @@
+"""Loading and saving the stream's entity states (stream/bags.py, stream/entities.py).
+
+Column names are the dataclass field names, so one generic load and one generic batched
+upsert serve every entity; the SQL types are listed once here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+
+from stream.bags import BagState
+from stream.entities import FlightState, HotelState, PilgrimState, VehicleState
+
+_SQL_TYPES: Final = {
+    "str": "text",
+    "datetime": "timestamptz",
+    "int": "smallint",
+    "float": "double precision",
+    "bool": "boolean",
+    "list[str]": "text[]",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    name: str
+    key: str
+    state: type
+    columns: tuple[tuple[str, str], ...]  # (column, SQL type) for the stored fields
+
+
+def _table(name: str, key: str, state: type, skip: tuple[str, ...] = ()) -> Table:
+    hints = {f.name: f.type for f in dataclasses.fields(state)}
+    columns = []
+    for column, hint in hints.items():
+        if column in skip:
+            continue
+        columns.append((column, _SQL_TYPES[str(hint).replace(" | None", "")]))
+    return Table(name, key, state, tuple(columns))
+
+
+BAGS: Final = _table("bags", "tag", BagState)
+FLIGHTS: Final = _table("flights", "flight_id", FlightState)
+PILGRIMS: Final = _table("pilgrims", "pilgrim_id", PilgrimState, skip=("boardings", "checkins"))
+HOTELS: Final = _table("hotels", "hotel_id", HotelState)
+VEHICLES: Final = _table("vehicles", "vehicle_id", VehicleState)
+
+
+async def load(conn: asyncpg.Connection, table: Table, keys: Sequence[str]) -> dict[str, Any]:
+    if not keys:
+        return {}
+    names = ", ".join(c for c, _ in table.columns)
+    rows = await conn.fetch(
+        f"SELECT {names} FROM {table.name} WHERE {table.key} = ANY($1::text[])", list(keys)
+    )
+    states = {row[table.key]: table.state(**dict(row)) for row in rows}
+    if table is PILGRIMS and states:
+        await _load_pilgrim_sets(conn, states)
+    return states
+
+
+async def save(conn: asyncpg.Connection, table: Table, states: Sequence[Any]) -> None:
+    """Upsert whole states (the fold already merged them), one statement per table."""
+    if not states:
+        return
+    names = [c for c, _ in table.columns]
+    arrays: list[list[Any]] = []
+    casts, selects = [], []
+    for i, (column, sql) in enumerate(table.columns):
+        values = [getattr(state, column) for state in states]
+        if sql == "text[]":
+            # unnest cannot take ragged arrays of arrays: pass each as an array literal.
+            values = [_array_literal(v) for v in values]
+            casts.append(f"${i + 1}::text[]")
+            selects.append(f"u.c{i}::text[]")
+        else:
+            casts.append(f"${i + 1}::{sql}[]")
+            selects.append(f"u.c{i}")
+        arrays.append(values)
+    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c != table.key)
+    await conn.execute(
+        f"INSERT INTO {table.name} ({', '.join(names)})"
+        f" SELECT {', '.join(selects)} FROM unnest({', '.join(casts)}) AS u({aliases})"
+        f" ON CONFLICT ({table.key}) DO UPDATE SET {updates}",
+        *arrays,
+    )
+    if table is PILGRIMS:
+        await _save_pilgrim_sets(conn, states)
+
+
+def _array_literal(values: list[str] | None) -> str:
+    items = values or []
+    escaped = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in items)
+    return "{" + ",".join(escaped) + "}"
+
+
+async def _load_pilgrim_sets(conn: asyncpg.Connection, states: dict[str, Any]) -> None:
+    keys = list(states)
+    for row in await conn.fetch(
+        "SELECT pilgrim_id, flight_id, boarded_at FROM boardings"
+        " WHERE pilgrim_id = ANY($1::text[])",
+        keys,
+    ):
+        states[row["pilgrim_id"]].boardings[row["flight_id"]] = row["boarded_at"]
+    for row in await conn.fetch(
+        "SELECT pilgrim_id, hotel_id, at FROM checkins WHERE pilgrim_id = ANY($1::text[])", keys
+    ):
+        states[row["pilgrim_id"]].checkins[row["hotel_id"]] = row["at"]
+
+
+async def _save_pilgrim_sets(conn: asyncpg.Connection, states: Sequence[Any]) -> None:
+    boardings = [(p.pilgrim_id, f, at) for p in states for f, at in p.boardings.items()]
+    checkins = [(p.pilgrim_id, h, at) for p in states for h, at in p.checkins.items()]
+    if boardings:
+        await conn.execute(
+            "INSERT INTO boardings (pilgrim_id, flight_id, boarded_at)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])"
+            " ON CONFLICT (pilgrim_id, flight_id) DO UPDATE"
+            " SET boarded_at = LEAST(boardings.boarded_at, EXCLUDED.boarded_at)",
+            *map(list, zip(*boardings, strict=True)),
+        )
+    if checkins:
+        await conn.execute(
+            "INSERT INTO checkins (pilgrim_id, hotel_id, at)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])"
+            " ON CONFLICT (pilgrim_id, hotel_id) DO UPDATE"
+            " SET at = LEAST(checkins.at, EXCLUDED.at)",
+            *map(list, zip(*checkins, strict=True)),
+        )
+
+
+async def insert_fixes(
+    conn: asyncpg.Connection, fixes: Sequence[tuple[str, datetime, str, float, float]]
+) -> None:
+    if fixes:
+        await conn.execute(
+            "INSERT INTO vehicle_fixes (vehicle_id, at, event_id, lat, lon)"
+            " SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[],"
+            " $4::double precision[], $5::double precision[]) ON CONFLICT DO NOTHING",
+            *map(list, zip(*fixes, strict=True)),
+        )
+
+
+async def mark_dirty(conn: asyncpg.Connection, marks: set[tuple[str, str]]) -> None:
+    if marks:
+        ordered = sorted(marks)
+        await conn.execute(
+            "INSERT INTO dirty (kind, key) SELECT * FROM unnest($1::text[], $2::text[])",
+            [m[0] for m in ordered],
+            [m[1] for m in ordered],
+        )
