@@ -124,12 +124,15 @@ async def get_summary(request: web.Request) -> web.Response:
     live = request.app[LIVE]
     summary = await live.summary()
     open_by_type = dict.fromkeys(ALERT_TYPES, 0) | await live.alert_counts()
+    async with request.app[POOL].acquire() as conn:
+        reconciler = await reads.reconciler(conn)
     return json_response(
         {
             "bags_by_stage": summary["bags_by_stage"],
             "alerts_open_by_type": open_by_type,
             "events": summary["events"],
             "clock": summary["clock"],
+            "reconciler": reconciler,
         }
     )
 

@@ -246,3 +246,11 @@ async def dead_letters(
         for r in rows
     ]
     return total, items
+
+
+async def reconciler(conn: asyncpg.Connection) -> dict[str, Any]:
+    """How far alert judgement has got: entities waiting, and its event-time clock."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM dirty) AS pending, clock, round FROM reconciler_state"
+    )
+    return {"pending": row["pending"], "clock": row["clock"], "rounds": row["round"]}
