@@ -204,14 +204,16 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
     if principal.role != "hotel" or principal.hotel_id is None:
         return error(403, "the hotel feed needs a hotel token")
     rows = await request.app[POOL].fetch(
-        "SELECT tag, pilgrim_id, flight_id, stage_rank, location, updated_at FROM bags"
-        " WHERE hotel_id = $1 ORDER BY tag LIMIT 100000",
+        "SELECT b.tag, b.pilgrim_id, b.flight_id, b.stage_rank, b.location, b.updated_at,"
+        " p.group_id FROM bags b LEFT JOIN pilgrims p USING (pilgrim_id)"
+        " WHERE b.hotel_id = $1 ORDER BY b.tag LIMIT 100000",
         principal.hotel_id,
     )
     bags = [
         {
             "tag": r["tag"],
             "pilgrim_id": r["pilgrim_id"],
+            "group_id": r["group_id"],
             "flight_id": r["flight_id"],
             "stage": STAGES[r["stage_rank"]],
             "location": r["location"],

@@ -116,7 +116,6 @@ class BatchProcessor:
         scopes = {r.scope for r in records}
 
         async with self.pool.acquire() as conn, conn.transaction():
-            await store.lock_scopes(conn, sorted(scopes))
             new_ids = await store.insert_journal(conn, unique)
             fresh = [a for a in unique if a.event.event_id in new_ids]
             seen_before = [a for a in unique if a.event.event_id not in new_ids]
@@ -143,6 +142,10 @@ class BatchProcessor:
                 ],
             )
             await states.mark_dirty(conn, folded.dirty)
+            # The feeds show each changed bag with its pilgrim's group.
+            groups = await states.pilgrim_groups(
+                conn, sorted({b.pilgrim_id for b in folded.changed["bag"].values() if b.pilgrim_id})
+            )
 
             changes: dict[str, store.ScopeChange] = {s: store.ScopeChange() for s in scopes}
             for a in fresh:
@@ -156,13 +159,16 @@ class BatchProcessor:
                     changes[a.record.scope].duplicates += 1
             for d in new_dead:
                 changes[d.scope].rejected += 1
+            # Last, and held only until commit: the counter rows of the batch's partitions,
+            # so their versions grow in commit order while batches otherwise overlap.
+            await store.lock_scopes(conn, sorted(scopes))
             totals = await store.update_scopes(conn, changes, folded.stage_delta)
 
         bags = folded.changed["bag"]
         vehicles = folded.changed["vehicle"]
         await self.live.publish_batch(
             totals,
-            [_bag_change(bag) for bag in bags.values()],
+            [_bag_change(bag, groups.get(bag.pilgrim_id or "")) for bag in bags.values()],
             [vehicle_view(v) for v in vehicles.values()],
         )
         processed = sum(c.processed for c in changes.values())
@@ -196,12 +202,14 @@ def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def _bag_change(state: Any) -> dict[str, Any]:
+def _bag_change(state: Any, group_id: str | None) -> dict[str, Any]:
     return {
+        "group_id": group_id,
         "tag": state.tag,
         "stage": state.stage,
         "location": state.location,
         "hotel_id": state.hotel_id,
         "flight_id": state.flight_id,
+        "pilgrim_id": state.pilgrim_id,
         "updated_at": _iso(state.updated_at),
     }

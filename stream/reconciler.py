@@ -120,8 +120,9 @@ class Reconciler:
             tags = set(wanted["bag"])
             if wanted["flight"] or wanted["pilgrim"]:
                 rows = await conn.fetch(
-                    "SELECT tag FROM bags WHERE flight_id = ANY($1::text[])"
-                    " UNION SELECT tag FROM bags WHERE pilgrim_id = ANY($2::text[])",
+                    "SELECT b.tag FROM unnest($1::text[]) k(key) JOIN bags b ON b.flight_id = k.key"
+                    " UNION SELECT b.tag FROM unnest($2::text[]) k(key)"
+                    " JOIN bags b ON b.pilgrim_id = k.key",
                     list(wanted["flight"]),
                     list(wanted["pilgrim"]),
                 )
@@ -212,10 +213,13 @@ class Reconciler:
             return []
         ids = list(vehicle_ids)
         pilgrim_rows = await conn.fetch(
-            "SELECT pilgrim_id FROM pilgrims WHERE bus_vehicle_id = ANY($1::text[])", ids
+            "SELECT p.pilgrim_id FROM unnest($1::text[]) k(key)"
+            " JOIN pilgrims p ON p.bus_vehicle_id = k.key",
+            ids,
         )
         bag_rows = await conn.fetch(
-            "SELECT tag FROM bags WHERE truck_vehicle_id = ANY($1::text[])", ids
+            "SELECT b.tag FROM unnest($1::text[]) k(key) JOIN bags b ON b.truck_vehicle_id = k.key",
+            ids,
         )
         pilgrims = await states.load(conn, states.PILGRIMS, [r["pilgrim_id"] for r in pilgrim_rows])
         bags = await states.load(conn, states.BAGS, [r["tag"] for r in bag_rows])
@@ -232,8 +236,8 @@ class Reconciler:
         if loaded_ids:
             earliest = min(s for s in carried.values() if s is not None) - FIX_HORIZON
             for r in await conn.fetch(
-                "SELECT vehicle_id, at, event_id, lat, lon FROM vehicle_fixes"
-                " WHERE vehicle_id = ANY($1::text[]) AND at >= $2",
+                "SELECT f.vehicle_id, f.at, f.event_id, f.lat, f.lon FROM unnest($1::text[]) k(key)"
+                " JOIN vehicle_fixes f ON f.vehicle_id = k.key WHERE f.at >= $2",
                 loaded_ids,
                 earliest,
             ):
@@ -241,8 +245,8 @@ class Reconciler:
         previous = {
             r["vehicle_id"]: r["status"]
             for r in await conn.fetch(
-                "SELECT vehicle_id, status FROM vehicle_judgements"
-                " WHERE vehicle_id = ANY($1::text[])",
+                "SELECT j.vehicle_id, j.status FROM unnest($1::text[]) k(key)"
+                " JOIN vehicle_judgements j ON j.vehicle_id = k.key",
                 ids,
             )
         }
@@ -277,8 +281,8 @@ class Reconciler:
         """Raise what should be open and is not; resolve what is open and should not be."""
         subjects = [*tags, *vehicle_ids]
         current = await conn.fetch(
-            "SELECT alert_id, type, subject FROM alerts WHERE status = 'open'"
-            " AND subject = ANY($1::text[])",
+            "SELECT a.alert_id, a.type, a.subject FROM unnest($1::text[]) k(key)"
+            " JOIN alerts a ON a.subject = k.key WHERE a.status = 'open'",
             subjects,
         )
         judged_bags, judged_vehicles = set(tags), set(vehicle_ids)
@@ -296,7 +300,7 @@ class Reconciler:
         resolved = (
             await conn.fetch(
                 "UPDATE alerts SET status = 'resolved', resolved_at = $2"
-                " WHERE alert_id = ANY($1::text[]) RETURNING *",
+                " FROM unnest($1::text[]) k(key) WHERE alert_id = k.key RETURNING alerts.*",
                 to_resolve,
                 now,
             )

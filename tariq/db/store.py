@@ -27,11 +27,9 @@ class ScopeTotals:
 
 
 async def lock_scopes(conn: asyncpg.Connection, scopes: Sequence[str]) -> None:
-    """Create and lock the counter rows of the batch's scopes, in a fixed order.
-
-    Holding these row locks serialises any two transactions that touch the same input
-    partition (as during a rebalance), so a partition's writes apply in commit order.
-    """
+    """Create and lock the counter rows of the batch's scopes, in a fixed order (so two
+    batches never deadlock on them); held until commit, they make each scope's version
+    grow in commit order, which the live mirror relies on."""
     ordered = sorted(set(scopes))
     await conn.execute(
         "INSERT INTO counters (scope) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", ordered
@@ -86,7 +84,8 @@ async def record_duplicates(
     originals = {
         r["event_id"]: r["source_ref"]
         for r in await conn.fetch(
-            "SELECT event_id, source_ref FROM journal WHERE event_id = ANY($1::text[])",
+            "SELECT j.event_id, j.source_ref FROM unnest($1::text[]) k(key)"
+            " JOIN journal j ON j.event_id = k.key",
             list({d.event.event_id for d in duplicates}),
         )
     }

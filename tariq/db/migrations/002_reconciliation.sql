@@ -129,6 +129,7 @@ CREATE TABLE alerts (
 );
 CREATE UNIQUE INDEX alerts_one_open ON alerts (type, subject) WHERE status = 'open';
 CREATE INDEX alerts_by_status_type ON alerts (status, type);
+CREATE INDEX alerts_open_by_subject ON alerts (subject) WHERE status = 'open';
 CREATE INDEX alerts_by_tag ON alerts (tag) WHERE tag IS NOT NULL;
 CREATE INDEX alerts_by_flight ON alerts (flight_id) WHERE flight_id IS NOT NULL;
 CREATE INDEX alerts_by_hotel ON alerts (hotel_id) WHERE hotel_id IS NOT NULL;

@@ -1,0 +1,541 @@
+// The operators' live map: vehicles, places, bag flow, alerts, search and details.
+import L from "leaflet";
+import { feature, mesh } from "topojson-client";
+import {
+  $,
+  apiGet,
+  connectFeed,
+  currentLang,
+  el,
+  fmtNumber,
+  fmtTime,
+  initLang,
+  label,
+  scrub,
+  signIn,
+  t,
+  takeToken,
+} from "./common.js";
+import { ALERT_TYPES, STAGES } from "./i18n.js";
+import { STATUSES, STATUS_COLOURS, VehicleLayer, VehicleStore } from "./vehicles.js";
+
+const TOKEN_KEY = "tariq-operator-token";
+const AIRPORTS = ["JED", "MED"];
+const ALERT_ROWS = 300;
+const STAGE_RANK = Object.fromEntries(STAGES.map((s, i) => [s, i]));
+
+const state = {
+  token: null,
+  summary: null,
+  alerts: new Map(), // alert_id -> open Alert
+  bagPlaces: new Map(), // tag -> latest location seen on the feed (for the airport filter)
+  flow: new Map(), // airport -> stage -> bag changes seen since the page opened
+  hotels: new Map(), // hotel_id -> [lat, lon]
+  detail: null, // () => Node: re-render of the details panel (on a language change)
+};
+const vehicles = new VehicleStore(32_768);
+// Figures the browser tests read (the burst measurement in particular).
+const stats = { lastMessageMs: 0, lastApplyMs: 0, lastDrawMs: 0, messages: 0, snapshots: 0 };
+window.tariq = { stats, vehicles, state };
+
+
+// ------------------------------------------------------------------ map
+
+const map = L.map("map", {
+  preferCanvas: true,
+  zoomControl: true,
+  attributionControl: false,
+  worldCopyJump: false,
+  minZoom: 3,
+  maxZoom: 18,
+}).setView([22.9, 39.5], 7);
+const renderer = L.canvas({ padding: 0.3 });
+const vehicleLayer = new VehicleLayer(vehicles).addTo(map);
+vehicleLayer.on("vehicleclick", (e) => showVehicle(e.vehicleId));
+window.tariq.layer = vehicleLayer;
+window.tariq.handle = (raw) => handle(raw);
+window.tariq.map = map;
+let trailLine = null;
+
+async function loadGeography() {
+  const [world, network] = await Promise.all([
+    fetch("/static/build/world-50m.topo.json").then((r) => r.json()),
+    fetch("/geo/network.geojson").then((r) => r.json()),
+  ]);
+  L.geoJSON(feature(world, world.objects.land), {
+    renderer,
+    interactive: false,
+    style: { color: "#b9c2b0", weight: 1, fillColor: "#eef0e6", fillOpacity: 1 },
+  }).addTo(map);
+  L.geoJSON(mesh(world, world.objects.countries, (a, b) => a !== b), {
+    renderer,
+    interactive: false,
+    style: { color: "#9aa38f", weight: 1, dashArray: "4 3", fill: false },
+  }).addTo(map);
+  const roadStyle = {
+    motorway: { color: "#e08a3c", weight: 3 },
+    trunk: { color: "#e0a43c", weight: 2.5 },
+    primary: { color: "#d2b45a", weight: 2 },
+    secondary: { color: "#c9c1a0", weight: 1.5 },
+  };
+  const fenceStyle = {
+    airport: { color: "#6c3fc4", weight: 1.5, fillOpacity: 0.08 },
+    baggage_yard: { color: "#8e44ad", weight: 1.5, fillOpacity: 0.2 },
+    checkpoint: { color: "#555", weight: 1, fillOpacity: 0.1, dashArray: "3 3" },
+    district: { color: "#8aa", weight: 0.8, fillOpacity: 0.03 },
+  };
+  L.geoJSON(network, {
+    renderer,
+    filter: (f) => f.properties.layer !== "place",
+    style: (f) =>
+      f.properties.layer === "road"
+        ? { ...(roadStyle[f.properties.road_class] || { color: "#cfc9b8", weight: 1 }), opacity: 0.9 }
+        : fenceStyle[f.properties.kind] || { weight: 1 },
+    onEachFeature: (f, layer) => {
+      if (f.properties.layer === "fence") layer.bindTooltip(`${f.properties.name}`);
+    },
+  }).addTo(map);
+  for (const f of network.features) {
+    if (f.properties.layer !== "place") continue;
+    const [lon, lat] = f.geometry.coordinates;
+    L.circleMarker([lat, lon], { renderer, radius: 4, color: "#333", weight: 1, fillColor: "#ffd45c", fillOpacity: 1 })
+      .bindTooltip(f.properties.place.replaceAll("_", " "))
+      .addTo(map);
+  }
+  const hotels = await apiGet("/geo/hotels.geojson", state.token);
+  if (hotels.status === 200) {
+    for (const f of hotels.body.features) {
+      const [lon, lat] = f.geometry.coordinates;
+      state.hotels.set(f.properties.hotel_id, [lat, lon]);
+      L.circleMarker([lat, lon], { renderer, radius: 3, color: "#0b6e4f", weight: 1, fillColor: "#2fbf71", fillOpacity: 0.9 })
+        .bindTooltip(`${f.properties.hotel_id} · ${f.properties.name ?? ""}`)
+        .addTo(map);
+    }
+  }
+  const roads = network.features.filter((f) => f.properties.layer === "road");
+  window.tariq.geography = {
+    land: world.objects.land.geometries.length,
+    roadSegments: roads.reduce((n, f) => n + f.geometry.coordinates.length, 0),
+    places: network.features.filter((f) => f.properties.layer === "place").map((f) => f.properties.place),
+    hotels: [...state.hotels.keys()],
+  };
+}
+
+// ------------------------------------------------------------------ feed messages
+
+function handle(raw) {
+  const t0 = performance.now();
+  const msg = scrub(JSON.parse(raw));
+  stats.messages++;
+  if (msg.kind === "snapshot") {
+    stats.snapshots++;
+    // A fresh snapshot is the resync: replace everything the feed gave before.
+    vehicles.clear();
+    state.alerts.clear();
+    vehicles.apply(msg.vehicles || []);
+    applyAlerts(msg.alerts || []);
+    showSummary(msg.summary);
+  } else if (msg.kind === "summary") {
+    showSummary(msg);
+  } else if (msg.kind === "bags") {
+    applyBags(msg.bags || []);
+  } else if (msg.kind === "vehicles") {
+    const a0 = performance.now();
+    vehicles.apply(msg.vehicles || []);
+    stats.lastApplyMs = performance.now() - a0;
+  } else if (msg.kind === "alerts") {
+    applyAlerts(msg.alerts || []);
+  }
+  if (msg.kind === "snapshot" || msg.kind === "vehicles") {
+    showVehicleCounts();
+    vehicleLayer.schedule();
+    refreshSelectedVehicle();
+  }
+  stats.lastMessageMs = performance.now() - t0;
+}
+
+function showSummary(summary) {
+  if (!summary) return;
+  state.summary = summary;
+  $("#clock").textContent = fmtTime(summary.clock);
+  const e = summary.events || {};
+  $("#events").textContent = t("events.line", {
+    processed: fmtNumber(e.processed),
+    duplicates: fmtNumber(e.duplicates),
+    rejected: fmtNumber(e.rejected),
+  });
+  const stages = summary.bags_by_stage || {};
+  $("#stages").replaceChildren(
+    ...STAGES.map((stage) =>
+      el("div", { class: "stage", "data-stage": stage }, el("b", { text: fmtNumber(stages[stage] ?? 0) }), label("stage", stage)),
+    ),
+  );
+}
+
+function applyBags(bags) {
+  for (const bag of bags) {
+    if (bag.location) state.bagPlaces.set(bag.tag, bag.location);
+    const airport = AIRPORTS.includes(bag.location) ? bag.location : null;
+    if (airport) {
+      const row = state.flow.get(airport) || new Map();
+      row.set(bag.stage, (row.get(bag.stage) || 0) + 1);
+      state.flow.set(airport, row);
+    }
+  }
+  showFlow();
+  showRecentBags(bags);
+  if (state.detail?.tag && bags.some((b) => b.tag === state.detail.tag)) showBag(state.detail.tag);
+}
+
+function showFlow() {
+  const shown = STAGES.filter((s) => STAGE_RANK[s] >= STAGE_RANK.accepted && STAGE_RANK[s] <= STAGE_RANK.truck_loaded);
+  const head = el("tr", {}, el("th", { text: t("flow.airport") }), ...shown.map((s) => el("th", { text: label("stage", s) })));
+  const rows = AIRPORTS.map((airport) =>
+    el(
+      "tr",
+      { "data-airport": airport },
+      el("th", { text: airport }),
+      ...shown.map((s) => el("td", { text: fmtNumber(state.flow.get(airport)?.get(s) || 0) })),
+    ),
+  );
+  $("#flow").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
+}
+
+function showRecentBags(bags) {
+  const list = $("#recent");
+  for (const bag of bags.slice(-20)) {
+    list.prepend(
+      el(
+        "li",
+        { class: "recent-bag", "data-tag": bag.tag },
+        el("button", { class: "link", text: bag.tag, onclick: () => showBag(bag.tag) }),
+        ` ${label("stage", bag.stage)} · ${bag.location ?? "—"}`,
+      ),
+    );
+  }
+  while (list.children.length > 20) list.lastChild.remove();
+}
+
+function showVehicleCounts() {
+  $("#vehicle-count").textContent = t("vehicles.count", {
+    buses: fmtNumber(vehicles.counts.bus),
+    trucks: fmtNumber(vehicles.counts.truck),
+  });
+}
+
+// ------------------------------------------------------------------ alerts
+
+function applyAlerts(alerts) {
+  for (const alert of alerts) {
+    if (alert.status === "resolved") state.alerts.delete(alert.alert_id);
+    else state.alerts.set(alert.alert_id, alert);
+  }
+  showAlerts();
+}
+
+function alertAirport(alert) {
+  const place = alert.airport || alert.location || state.bagPlaces.get(alert.tag);
+  return AIRPORTS.includes(place) ? place : null;
+}
+
+function showAlerts() {
+  const type = $("#filter-type").value;
+  const airport = $("#filter-airport").value;
+  const hotel = $("#filter-hotel").value.trim().toUpperCase();
+  const matching = [...state.alerts.values()]
+    .filter(
+      (a) =>
+        (!type || a.type === type) &&
+        (!airport || alertAirport(a) === airport) &&
+        (!hotel || (a.hotel_id || "").toUpperCase().includes(hotel)),
+    )
+    .sort((a, b) => (b.raised_at || "").localeCompare(a.raised_at || ""));
+  const items = matching.slice(0, ALERT_ROWS).map((a) =>
+    el(
+      "li",
+      { class: `alert alert-${a.type}`, "data-alert-id": a.alert_id, tabindex: 0, onclick: () => focusAlert(a) },
+      el("b", { text: label("alert", a.type) }),
+      el(
+        "span",
+        { class: "ids" },
+        [a.tag, a.flight_id, a.hotel_id, a.vehicle_id, a.pilgrim_id].filter(Boolean).join(" · "),
+      ),
+      el("time", { text: fmtTime(a.raised_at) }),
+    ),
+  );
+  if (!items.length) items.push(el("li", { class: "empty", text: t("alerts.none") }));
+  if (matching.length > ALERT_ROWS)
+    items.push(el("li", { class: "empty", text: t("alerts.more", { n: fmtNumber(matching.length - ALERT_ROWS) }) }));
+  $("#alerts").replaceChildren(...items);
+  const counts = state.summary?.alerts_open_by_type;
+  const total = counts && Object.keys(counts).length ? Object.values(counts).reduce((x, y) => x + y, 0) : state.alerts.size;
+  $("#alert-total").textContent = fmtNumber(total);
+}
+
+function focusAlert(alert) {
+  if (alert.vehicle_id && vehicles.get(alert.vehicle_id)) showVehicle(alert.vehicle_id);
+  else if (alert.tag) showBag(alert.tag);
+  else if (alert.flight_id) showFlight(alert.flight_id);
+  else if (alert.pilgrim_id) showPilgrim(alert.pilgrim_id);
+  if (!alert.vehicle_id && alert.hotel_id && state.hotels.has(alert.hotel_id))
+    map.setView(state.hotels.get(alert.hotel_id), 16);
+}
+
+// ------------------------------------------------------------------ details and search
+
+function showDetail(render, key = {}) {
+  state.detail = { render, ...key };
+  $("#details-body").replaceChildren(render());
+  $("#details").hidden = false;
+  if (key.vehicle === undefined) clearTrail();
+}
+
+function clearTrail() {
+  trailLine?.remove();
+  trailLine = null;
+  vehicleLayer.selected = null;
+  vehicleLayer.schedule();
+}
+
+const kv = (rows) =>
+  el("dl", { class: "kv" }, ...rows.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", { text: v ?? "—" })]));
+
+async function showBag(tag) {
+  const { status, body } = await apiGet(`/api/bags/${encodeURIComponent(tag)}`, state.token);
+  if (status !== 200) return notFound(tag, status);
+  const history = [...(body.history || [])].sort((a, b) => (a.occurred_at || "").localeCompare(b.occurred_at || ""));
+  showDetail(
+    () =>
+      el(
+        "section",
+        { class: "bag", "data-tag": body.tag },
+        el("h3", { text: t("bag.title", { tag: body.tag }) }),
+        kv([
+          ["field.stage", label("stage", body.stage)],
+          ["field.location", body.location],
+          ["field.pilgrim", body.pilgrim_id],
+          ["field.flight", body.flight_id],
+          ["field.hotel", body.hotel_id],
+          ["field.updated", fmtTime(body.updated_at)],
+        ]),
+        el("h4", { text: t("bag.timeline") }),
+        el(
+          "ol",
+          { class: "timeline" },
+          ...history.map((h) =>
+            el(
+              "li",
+              { "data-checkpoint": h.checkpoint },
+              el("time", { text: fmtTime(h.occurred_at) }),
+              el("b", { text: label("checkpoint", h.checkpoint) }),
+              ` ${h.location ?? ""}`,
+            ),
+          ),
+        ),
+        body.alerts?.length
+          ? el("div", {}, el("h4", { text: t("bag.alerts") }), ...body.alerts.map((a) => el("div", { class: "alert", text: `${label("alert", a.type)} · ${a.status}` })))
+          : null,
+        linkRow(body),
+      ),
+    { tag: body.tag },
+  );
+}
+
+function linkRow(body) {
+  const links = [];
+  if (body.pilgrim_id) links.push(el("button", { class: "link", text: `${t("field.pilgrim")} ${body.pilgrim_id}`, onclick: () => showPilgrim(body.pilgrim_id) }));
+  if (body.flight_id) links.push(el("button", { class: "link", text: `${t("field.flight")} ${body.flight_id}`, onclick: () => showFlight(body.flight_id) }));
+  return el("p", { class: "links" }, ...links);
+}
+
+async function showPilgrim(id) {
+  const { status, body } = await apiGet(`/api/pilgrims/${encodeURIComponent(id)}`, state.token);
+  if (status !== 200) return notFound(id, status);
+  showDetail(() =>
+    el(
+      "section",
+      { class: "pilgrim" },
+      el("h3", { text: t("pilgrim.title", { id: body.pilgrim_id }) }),
+      // The name is shown here only: operators need it to talk to the pilgrim.
+      kv([
+        ["pilgrim.name", body.name],
+        ["field.group", body.group_id],
+        ["field.flight", body.flight_id],
+        ["field.hotel", body.hotel_id],
+        ["field.stage", label("stage", body.stage)],
+      ]),
+      el("h4", { text: t("pilgrim.bags") }),
+      el(
+        "ul",
+        {},
+        ...(body.bags || []).map((b) =>
+          el("li", {}, el("button", { class: "link", text: b.tag ?? b, onclick: () => showBag(b.tag ?? b) }), b.stage ? ` ${label("stage", b.stage)}` : ""),
+        ),
+      ),
+      linkRow({ flight_id: body.flight_id }),
+    ),
+  );
+}
+
+async function showFlight(id) {
+  const { status, body } = await apiGet(`/api/flights/${encodeURIComponent(id)}`, state.token);
+  if (status !== 200) return notFound(id, status);
+  const stages = body.bags_by_stage || {};
+  // A bag counts as loaded once it reached `loaded` or any later checkpoint.
+  const loaded = STAGES.filter((s) => STAGE_RANK[s] >= STAGE_RANK.loaded).reduce((n, s) => n + (stages[s] || 0), 0);
+  const boarded = body.pilgrims_boarded ?? 0;
+  const alertsOpen = Array.isArray(body.alerts_open) ? body.alerts_open.length : body.alerts_open;
+  showDetail(() =>
+    el(
+      "section",
+      { class: "flight", "data-flight": body.flight_id },
+      el("h3", { text: t("flight.title", { id: body.flight_id }) }),
+      kv([
+        ["flight.status", body.status],
+        ["flight.alerts_open", fmtNumber(alertsOpen ?? 0)],
+      ]),
+      el("h4", { text: t("flight.reconciliation") }),
+      el(
+        "div",
+        { class: "recon" },
+        el("div", {}, el("b", { class: "boarded", text: fmtNumber(boarded) }), t("flight.boarded")),
+        el("div", {}, el("b", { class: "loaded", text: fmtNumber(loaded) }), t("flight.loaded")),
+        el("div", { class: loaded === boarded ? "ok" : "gap" }, el("b", { text: fmtNumber(loaded - boarded) }), t("flight.gap")),
+      ),
+      el("ul", { class: "stage-list" }, ...STAGES.map((s) => el("li", { text: `${label("stage", s)}: ${fmtNumber(stages[s] || 0)}` }))),
+    ),
+  );
+}
+
+function vehicleView(id) {
+  const v = vehicles.get(id);
+  if (!v) return el("p", { text: t("search.none", { q: id }) });
+  const trail = vehicles.trail(id);
+  return el(
+    "section",
+    { class: "vehicle", "data-vehicle": id },
+    el("h3", { text: t("vehicle.title", { id }) }),
+    kv([
+      ["field.kind", label("kind", v.kind)],
+      ["field.status", label("status", v.status)],
+      ["vehicle.speed", v.speed_kmh == null ? "—" : `${Math.round(v.speed_kmh)} km/h`],
+      ["vehicle.next_stop", v.next_stop],
+      ["field.eta", fmtTime(v.eta)],
+      ["field.updated", fmtTime(v.at)],
+    ]),
+    el("p", { class: "muted", text: t("vehicle.trail", { n: fmtNumber(trail.length) }) }),
+  );
+}
+
+function showVehicle(id) {
+  if (!vehicles.get(id)) return notFound(id, 404);
+  showDetail(() => vehicleView(id), { vehicle: id });
+  vehicleLayer.selected = id;
+  drawTrail(id);
+  const v = vehicles.get(id);
+  map.setView([v.lat, v.lon], Math.max(map.getZoom(), 13));
+}
+
+function drawTrail(id) {
+  const points = vehicles.trail(id);
+  if (!trailLine) trailLine = L.polyline(points, { renderer, color: "#111", weight: 2, opacity: 0.7 }).addTo(map);
+  else trailLine.setLatLngs(points);
+}
+
+function refreshSelectedVehicle() {
+  const id = state.detail?.vehicle;
+  if (!id) return;
+  drawTrail(id);
+  $("#details-body").replaceChildren(vehicleView(id));
+}
+
+function notFound(q, status) {
+  showDetail(() => el("p", { class: "empty", text: status === 404 ? t("search.none", { q }) : t("search.error", { status }) }));
+}
+
+async function search(query) {
+  const q = query.trim();
+  if (!q) return;
+  if (/^\d{10}$/.test(q)) return showBag(q);
+  if (vehicles.get(q)) return showVehicle(q);
+  const [pilgrim, flight] = await Promise.all([
+    apiGet(`/api/pilgrims/${encodeURIComponent(q)}`, state.token),
+    apiGet(`/api/flights/${encodeURIComponent(q)}`, state.token),
+  ]);
+  if (flight.status === 200) return showFlight(q);
+  if (pilgrim.status === 200) return showPilgrim(q);
+  notFound(q, 404);
+}
+
+// ------------------------------------------------------------------ start
+
+function renderAll() {
+  if (state.summary) showSummary(state.summary);
+  showFlow();
+  showAlerts();
+  showVehicleCounts();
+  fillTypeFilter();
+  const feed = $("#feed");
+  if (feed.dataset.state) feed.textContent = t(`feed.${feed.dataset.state}`);
+  if (state.detail) $("#details-body").replaceChildren(state.detail.render());
+}
+
+function fillTypeFilter() {
+  const select = $("#filter-type");
+  const value = select.value;
+  select.replaceChildren(el("option", { value: "", text: t("alerts.all") }), ...ALERT_TYPES.map((type) => el("option", { value: type, text: label("alert", type) })));
+  select.value = value;
+  const airports = $("#filter-airport");
+  const chosen = airports.value;
+  airports.replaceChildren(el("option", { value: "", text: t("alerts.all") }), ...AIRPORTS.map((a) => el("option", { value: a, text: a })));
+  airports.value = chosen;
+}
+
+function legend() {
+  $("#legend").replaceChildren(
+    ...STATUSES.map((s) => el("span", { class: "key" }, el("i", { style: `background:${STATUS_COLOURS[s]}` }), el("span", { "data-i18n": `status.${s}`, text: t(`status.${s}`) }))),
+  );
+}
+
+async function checkOperator(token) {
+  const { status } = await apiGet("/api/summary", token);
+  if (status === 401) return "signin.refused";
+  if (status === 403) return "signin.wrong_role";
+  return null;
+}
+
+async function start() {
+  initLang(renderAll);
+  legend();
+  renderAll();
+  for (const id of ["filter-type", "filter-airport", "filter-hotel"]) $(`#${id}`).addEventListener("input", showAlerts);
+  $("#search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    search($("#search-input").value);
+  });
+  $("#details-close").addEventListener("click", () => {
+    $("#details").hidden = true;
+    state.detail = null;
+    clearTrail();
+  });
+  $("#signout").addEventListener("click", () => {
+    localStorage.removeItem(TOKEN_KEY);
+    location.reload();
+  });
+  let token = takeToken(TOKEN_KEY);
+  const problem = token ? await checkOperator(token) : "";
+  if (problem !== null) token = await signIn(TOKEN_KEY, checkOperator, problem || null);
+  state.token = token;
+  document.body.dataset.lang = currentLang();
+  connectFeed("/ws/live", token, {
+    onMessage: handle,
+    onStatus: (s) => {
+      const status = $("#feed");
+      status.dataset.state = s;
+      status.textContent = t(`feed.${s}`);
+    },
+  });
+  loadGeography().catch((err) => console.warn("geography not loaded", err));
+}
+
+start();
