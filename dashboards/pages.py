@@ -150,13 +150,11 @@ async def get_hotels(request: web.Request) -> web.Response:
         return error(401, "missing or invalid bearer token")
     if principal.role != "operator":
         return error(403, "this needs the role operator")
-    # The latest registration of each hotel, in event time.
+    # Each hotel as its latest registration in event time left it (stream/entities.py).
     rows = await request.app[POOL].fetch(
-        "SELECT DISTINCT ON (payload->>'hotel_id') payload FROM journal"
-        " WHERE type = 'hotel.registered'"
-        " ORDER BY payload->>'hotel_id', occurred_at DESC, event_id DESC"
+        "SELECT hotel_id, name, city, lat, lon FROM hotels WHERE lat IS NOT NULL ORDER BY hotel_id"
     )
-    hotels = [dict(r["payload"]) for r in rows]
+    hotels = [dict(r) for r in rows]
     return web.Response(
         body=orjson.dumps(hotels_geojson(hotels)), content_type="application/geo+json"
     )

@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from stream.consumer import PARENT_HEADER, IngestConsumer
 from stream.ingest import InputRecord
 from stream.processor import BatchProcessor
 from stream.reconciler import Reconciler
@@ -25,8 +26,6 @@ from tariq.live import LiveMirror
 from tariq.notices import deliver_forever
 
 log = logging.getLogger(__name__)
-
-PARENT_HEADER = "tariq-parent"
 
 
 def tune_consumer_fetch_wait(wait_ms: int) -> None:
@@ -109,14 +108,22 @@ def create_app(settings: Settings) -> faust.App:
             deliver_forever(notices_pool, stop=stopping, concurrency=4),
         )
 
-    @app.agent(topic)
-    async def ingest(stream: Any) -> None:
-        await ready.wait()
-        processor: BatchProcessor = state["processor"]
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            records = [_record(e) for e in events]
-            outcome = await processor.process(records)
-            log.debug("batch of %d: %s", len(records), outcome)
+    if settings.ingest == "faust":
+
+        @app.agent(topic, concurrency=settings.concurrency)
+        async def ingest(stream: Any) -> None:
+            """The plain Faust agent (kept to compare with; see stream/consumer.py)."""
+            await ready.wait()
+            processor: BatchProcessor = state["processor"]
+            async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+                await processor.process([_record(e) for e in events])
+
+    else:
+
+        @app.task
+        async def ingest_directly() -> None:
+            await ready.wait()
+            await IngestConsumer(settings, state["processor"].process).run()
 
     return app
 

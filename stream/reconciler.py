@@ -65,8 +65,12 @@ class Reconciler:
         self.live = live
         self.thresholds = thresholds
 
-    async def run(self, stop: asyncio.Event, idle_s: float = 0.05) -> None:
-        """Take the leader lock when free, then run rounds until stopped."""
+    async def run(self, stop: asyncio.Event, every_s: float = 0.2) -> None:
+        """Take the leader lock when free, then run a round every `every_s` until stopped.
+
+        Spacing rounds lets markers accumulate: under load one round judges a bag once for
+        many of its events, and the rounds leave PostgreSQL to the ingesting workers.
+        """
         while not stop.is_set():
             try:
                 async with self.pool.acquire() as leader:
@@ -77,10 +81,12 @@ class Reconciler:
                     log.info("this worker is the reconciler")
                     try:
                         while not stop.is_set():
+                            started = asyncio.get_running_loop().time()
                             result = await self.round()
-                            if result.marks == 0:
+                            if result.marks < MARKS_PER_ROUND:
+                                pause = every_s - (asyncio.get_running_loop().time() - started)
                                 with contextlib.suppress(TimeoutError):
-                                    await asyncio.wait_for(stop.wait(), timeout=idle_s)
+                                    await asyncio.wait_for(stop.wait(), timeout=max(pause, 0))
                     finally:
                         await leader.execute("SELECT pg_advisory_unlock($1)", LEADER_LOCK)
             except asyncio.CancelledError:

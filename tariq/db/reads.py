@@ -21,8 +21,9 @@ async def bag(conn: asyncpg.Connection, tag: str) -> dict[str, Any] | None:
     if state is None:
         return None
     history = await conn.fetch(
-        "SELECT event_id, payload->>'checkpoint' AS checkpoint, payload->>'location' AS location,"
-        " occurred_at FROM journal WHERE tag = $1 AND type = 'bag.scanned'"
+        "SELECT event_id, payload::jsonb->>'checkpoint' AS checkpoint,"
+        " payload::jsonb->>'location' AS location, occurred_at"
+        " FROM journal WHERE tag = $1 AND type = 'bag.scanned'"
         " ORDER BY occurred_at, event_id",
         tag,
     )

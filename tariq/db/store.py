@@ -59,7 +59,7 @@ async def insert_journal(conn: asyncpg.Connection, accepted: Sequence[Accepted])
         "INSERT INTO journal (event_id, type, occurred_at, tag, parent_event_id, payload,"
         " source_ref)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
-        " $5::text[], $6::text[]::jsonb[], $7::text[])"
+        " $5::text[], $6::text[], $7::text[])"
         " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
         [a.event.event_id for a in accepted],
         [a.event.type for a in accepted],
