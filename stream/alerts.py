@@ -136,24 +136,46 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6_371_000.0 * math.asin(min(1.0, math.sqrt(a)))
 
 
-def loaded_since(
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """What a vehicle carries and has not dropped yet."""
+
+    since: datetime | None  # the latest loading of it
+    hotels: frozenset[str]  # where it is headed (the loads' hotels)
+    tags_by_hotel: dict[str, tuple[str, ...]]  # bags on board, by the hotel coded for
+
+
+def carried_by(
     vehicle_id: str, pilgrims: Iterable[PilgrimState], bags: Iterable[BagState]
-) -> datetime | None:
-    """The latest loading of something the vehicle still carries, or None if empty."""
+) -> Carried:
     since: datetime | None = None
+    hotels: set[str] = set()
+    tags: dict[str, list[str]] = {}
     for p in pilgrims:
         if p.bus_vehicle_id != vehicle_id or p.bus_boarded_at is None:
             continue
         if p.last_checkin_at is not None and p.last_checkin_at >= p.bus_boarded_at:
             continue
         since = p.bus_boarded_at if since is None else max(since, p.bus_boarded_at)
+        if p.hotel_id:
+            hotels.add(p.hotel_id)
     for b in bags:
         if b.truck_vehicle_id != vehicle_id or b.truck_at is None:
             continue
         if b.last_drop_at is not None and b.last_drop_at >= b.truck_at:
             continue
         since = b.truck_at if since is None else max(since, b.truck_at)
-    return since
+        if b.hotel_id:
+            hotels.add(b.hotel_id)
+            tags.setdefault(b.hotel_id, []).append(b.tag)
+    return Carried(since, frozenset(hotels), {h: tuple(sorted(t)) for h, t in tags.items()})
+
+
+def loaded_since(
+    vehicle_id: str, pilgrims: Iterable[PilgrimState], bags: Iterable[BagState]
+) -> datetime | None:
+    """The latest loading of something the vehicle still carries, or None if empty."""
+    return carried_by(vehicle_id, pilgrims, bags).since
 
 
 def on_trip(since: datetime | None, fixes: Sequence[Fix]) -> bool:

@@ -10,6 +10,7 @@ mirror in Redis is updated and the changes are announced.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from stream.ingest import (
 from tagging.iata import IataParseError, translate
 from tariq.db import states, store
 from tariq.events import (
+    BagScanned,
     IataMessage,
     InvalidEvent,
     VehiclePosition,
@@ -37,6 +39,7 @@ from tariq.events import (
     partition_key,
 )
 from tariq.live import LiveMirror
+from tariq.notices import Notice, bags_delivered, enqueue_notices, notice_as_dict
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +145,7 @@ class BatchProcessor:
                 ],
             )
             await states.mark_dirty(conn, folded.dirty)
+            notices = await enqueue_notices(conn, delivery_notices(fresh, folded.changed["bag"]))
             # The feeds show each changed bag with its pilgrim's group.
             groups = await states.pilgrim_groups(
                 conn, sorted({b.pilgrim_id for b in folded.changed["bag"].values() if b.pilgrim_id})
@@ -171,8 +175,32 @@ class BatchProcessor:
             [_bag_change(bag, groups.get(bag.pilgrim_id or "")) for bag in bags.values()],
             [vehicle_view(v) for v in vehicles.values()],
         )
+        if notices:
+            await self.live.publish_notices([notice_as_dict(n) for n in notices])
         processed = sum(c.processed for c in changes.values())
         return BatchOutcome(processed, len(true_duplicates), len(new_dead), len(bags))
+
+
+def delivery_notices(fresh: Sequence[Accepted], bags: dict[str, Any]) -> list[Notice]:
+    """One `bags_delivered` notice per hotel for the delivery scans new in this batch."""
+    by_hotel: dict[str, list[BagScanned]] = defaultdict(list)
+    for item in fresh:
+        event = item.event
+        if isinstance(event, BagScanned) and event.checkpoint == "delivered":
+            by_hotel[event.location].append(event)
+    notices = []
+    for hotel, scans in sorted(by_hotel.items()):
+        trucks = {bags[s.tag].truck_vehicle_id for s in scans if s.tag in bags}
+        notices.append(
+            bags_delivered(
+                hotel_id=hotel,
+                tags=[s.tag for s in scans],
+                event_ids=[s.event_id for s in scans],
+                occurred_at=max(s.occurred_at for s in scans),
+                vehicle_id=trucks.pop() if len(trucks) == 1 else None,
+            )
+        )
+    return notices
 
 
 TABLES = {

@@ -21,11 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
+import orjson
 
-from stream.alerts import Alert, Fix, judge_bag, judge_vehicle, loaded_since
+from routing.eta import Destination, EtaPlanner
+from stream.alerts import Alert, Carried, Fix, carried_by, judge_bag, judge_vehicle
 from tariq.config import AlertThresholds
 from tariq.db import states
 from tariq.live import LiveMirror
+from tariq.notices import Notice, bags_en_route, enqueue_notices, notice_as_dict
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class Reconciler:
         self.pool = pool
         self.live = live
         self.thresholds = thresholds
+        self._planner: EtaPlanner | None = None
 
     async def run(self, stop: asyncio.Event, every_s: float = 0.2) -> None:
         """Take the leader lock when free, then run a round every `every_s` until stopped.
@@ -155,7 +159,7 @@ class Reconciler:
                 )
                 for alert in judgement.open:
                     desired[alert.key] = alert
-            vehicle_status = await self._judge_vehicles(
+            vehicle_status, notices = await self._judge_vehicles(
                 conn, sorted(wanted["vehicle"]), clock, desired
             )
             raised, resolved = await self._write(
@@ -172,6 +176,8 @@ class Reconciler:
             }
         changes = [alert_view(dict(r)) for r in raised + resolved]
         await self.live.publish_alerts(changes, counts, round_no, vehicle_status)
+        if notices:
+            await self.live.publish_notices([notice_as_dict(n) for n in notices])
         return RoundResult(
             len(marks), len(bags), len(wanted["vehicle"]), len(raised), len(resolved)
         )
@@ -214,9 +220,10 @@ class Reconciler:
         vehicle_ids: Sequence[str],
         clock: datetime | None,
         desired: dict[tuple[str, str], Alert],
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], list[Notice]]:
+        """Judge the vehicles; returns the changed vehicle views and new notices."""
         if not vehicle_ids:
-            return []
+            return [], []
         ids = list(vehicle_ids)
         pilgrim_rows = await conn.fetch(
             "SELECT p.pilgrim_id FROM unnest($1::text[]) k(key)"
@@ -229,18 +236,13 @@ class Reconciler:
         )
         pilgrims = await states.load(conn, states.PILGRIMS, [r["pilgrim_id"] for r in pilgrim_rows])
         bags = await states.load(conn, states.BAGS, [r["tag"] for r in bag_rows])
-        carried: dict[str, datetime | None] = {
-            v: loaded_since(
-                v,
-                [p for p in pilgrims.values() if p.bus_vehicle_id == v],
-                [b for b in bags.values() if b.truck_vehicle_id == v],
-            )
-            for v in ids
+        carried: dict[str, Carried] = {
+            v: carried_by(v, pilgrims.values(), bags.values()) for v in ids
         }
         fixes: dict[str, list[Fix]] = {v: [] for v in ids}
-        loaded_ids = [v for v, since in carried.items() if since is not None]
+        loaded_ids = [v for v, c in carried.items() if c.since is not None]
         if loaded_ids:
-            earliest = min(s for s in carried.values() if s is not None) - FIX_HORIZON
+            earliest = min(c.since for c in carried.values() if c.since is not None) - FIX_HORIZON
             for r in await conn.fetch(
                 "SELECT f.vehicle_id, f.at, f.event_id, f.lat, f.lon FROM unnest($1::text[]) k(key)"
                 " JOIN vehicle_fixes f ON f.vehicle_id = k.key WHERE f.at >= $2",
@@ -249,32 +251,92 @@ class Reconciler:
             ):
                 fixes[r["vehicle_id"]].append(Fix(r["at"], r["event_id"], r["lat"], r["lon"]))
         previous = {
-            r["vehicle_id"]: r["status"]
+            r["vehicle_id"]: dict(r)
             for r in await conn.fetch(
-                "SELECT j.vehicle_id, j.status FROM unnest($1::text[]) k(key)"
+                "SELECT j.vehicle_id, j.status, j.trip_since, j.plan, j.next_stop, j.eta"
+                " FROM unnest($1::text[]) k(key)"
                 " JOIN vehicle_judgements j ON j.vehicle_id = k.key",
                 ids,
             )
         }
-        statuses, dues, changed = [], [], []
+        positions = await states.load(conn, states.VEHICLES, ids)
+        hotel_ids = sorted({h for c in carried.values() for h in c.hotels})
+        hotels = await states.load(conn, states.HOTELS, hotel_ids)
+        rows: list[tuple[Any, ...]] = []
+        views: list[dict[str, Any]] = []
+        notices: list[Notice] = []
         for v in ids:
-            status, judgement = judge_vehicle(v, fixes[v], carried[v], clock, self.thresholds)
+            load = carried[v]
+            status, judgement = judge_vehicle(v, fixes[v], load.since, clock, self.thresholds)
             for alert in judgement.open:
                 desired[alert.key] = alert
-            statuses.append(status)
-            dues.append(judgement.next_due)
-            if previous.get(v, "idle") != status:
-                changed.append({"vehicle_id": v, "status": status})
+            before = previous.get(v, {})
+            plan_text: str | None = None
+            next_stop: str | None = None
+            eta: datetime | None = None
+            position = positions.get(v)
+            if status != "idle" and position is not None and position.at is not None:
+                new_trip = before.get("trip_since") != load.since
+                if new_trip or not before.get("plan"):
+                    stops = self.planner().plan(
+                        position.lat or 0.0,
+                        position.lon or 0.0,
+                        position.at,
+                        [
+                            Destination(h, hotels[h].lat, hotels[h].lon)
+                            for h in sorted(load.hotels)
+                            if h in hotels and hotels[h].lat is not None
+                        ],
+                    )
+                    plan = [{"hotel_id": s.hotel_id, "eta": s.eta.isoformat()} for s in stops]
+                    plan_text = orjson.dumps(plan).decode()
+                    if new_trip and load.tags_by_hotel:
+                        trip_id = f"{v}@{load.since.isoformat() if load.since else ''}"
+                        etas = {s.hotel_id: s.eta for s in stops}
+                        notices.extend(
+                            bags_en_route(
+                                hotel_id=hotel,
+                                vehicle_id=v,
+                                trip_id=trip_id,
+                                tags=tags,
+                                eta=etas.get(hotel),
+                                occurred_at=position.at,
+                            )
+                            for hotel, tags in sorted(load.tags_by_hotel.items())
+                        )
+                else:
+                    plan_text = before["plan"]
+                for stop in orjson.loads(plan_text or "[]"):
+                    if stop["hotel_id"] in load.hotels:
+                        next_stop = stop["hotel_id"]
+                        eta = datetime.fromisoformat(stop["eta"])
+                        break
+            rows.append((v, status, judgement.next_due, load.since, plan_text, next_stop, eta))
+            if (before.get("status", "idle"), before.get("next_stop"), before.get("eta")) != (
+                status,
+                next_stop,
+                eta,
+            ):
+                views.append(
+                    {"vehicle_id": v, "status": status, "next_stop": next_stop, "eta": eta}
+                )
         await conn.execute(
-            "INSERT INTO vehicle_judgements (vehicle_id, status, stall_due_at)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])"
+            "INSERT INTO vehicle_judgements"
+            " (vehicle_id, status, stall_due_at, trip_since, plan, next_stop, eta)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],"
+            " $5::text[], $6::text[], $7::timestamptz[])"
             " ON CONFLICT (vehicle_id) DO UPDATE SET status = EXCLUDED.status,"
-            " stall_due_at = EXCLUDED.stall_due_at",
-            ids,
-            statuses,
-            dues,
+            " stall_due_at = EXCLUDED.stall_due_at, trip_since = EXCLUDED.trip_since,"
+            " plan = EXCLUDED.plan, next_stop = EXCLUDED.next_stop, eta = EXCLUDED.eta",
+            *map(list, zip(*rows, strict=True)),
         )
-        return changed
+        new_notices = await enqueue_notices(conn, notices) if notices else []
+        return views, new_notices
+
+    def planner(self) -> EtaPlanner:
+        if self._planner is None:
+            self._planner = EtaPlanner()
+        return self._planner
 
     async def _write(
         self,

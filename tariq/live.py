@@ -132,6 +132,13 @@ class LiveMirror:
             )
         await pipe.execute()
 
+    async def publish_notices(self, notices: Sequence[dict[str, Any]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for notice in notices:
+            message = {"kind": "notice", "notice": notice}
+            pipe.publish(self.channel, orjson.dumps(message, option=orjson.OPT_UTC_Z))
+        await pipe.execute()
+
     async def alert_counts(self) -> dict[str, int]:
         raw = await self.client.get(self._alerts_key)
         return dict(orjson.loads(raw)["open"]) if raw else {}

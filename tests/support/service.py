@@ -108,6 +108,12 @@ class Api:
         ) as r:
             return r.status, await r.json(content_type=None)
 
+    async def put(self, path: str, body: bytes, token: str | None = None) -> tuple[int, Any]:
+        async with self.session.put(
+            self.base_url + path, data=body, headers=self._headers(token)
+        ) as r:
+            return r.status, await r.json(content_type=None)
+
     async def summary(self) -> dict[str, Any]:
         status, body = await self.get("/api/summary")
         assert status == 200, body

@@ -92,7 +92,13 @@ CREATE TABLE vehicles (
 CREATE TABLE vehicle_judgements (
     vehicle_id   text PRIMARY KEY,
     status       text NOT NULL,
-    stall_due_at timestamptz
+    stall_due_at timestamptz,
+    -- the current trip: when its latest loading happened, its planned stops with ETAs
+    -- ([{hotel_id, eta}] as JSON text), and the next stop with loads still on board
+    trip_since   timestamptz,
+    plan         text,
+    next_stop    text,
+    eta          timestamptz
 );
 CREATE INDEX vehicle_judgements_by_due ON vehicle_judgements (stall_due_at)
     WHERE stall_due_at IS NOT NULL;
