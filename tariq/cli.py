@@ -19,11 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
 
+    from simulators import bench_cli
     from simulators import cli as simulators_cli
     from tagging import cli as tagging_cli
     from tariq import commands
 
-    for module in (commands, tagging_cli, simulators_cli):
+    for module in (commands, tagging_cli, simulators_cli, bench_cli):
         module.add_commands(subparsers)
     return parser
 

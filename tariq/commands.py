@@ -122,16 +122,6 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench_stream(args: argparse.Namespace) -> int:
-    import json
-
-    from simulators.bench_stream import run_stream_bench
-
-    result = run_stream_bench(args.events, args.rate, args.seconds, args.out)
-    print(json.dumps(result, indent=2))
-    return 0
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     from tariq.up import run_up
 
@@ -176,18 +166,6 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     rep.set_defaults(func=cmd_replay)
-
-    bench = subparsers.add_parser("bench", help="benchmarks of the real stack")
-    bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT")
-    bench_sub.required = True
-    stream = bench_sub.add_parser(
-        "stream", help="end-to-end events/s, event → websocket latency, peak RSS"
-    )
-    stream.add_argument("--events", type=int, default=100_000, help="events for throughput")
-    stream.add_argument("--rate", type=float, default=1000, help="events/s for the latency run")
-    stream.add_argument("--seconds", type=float, default=30, help="length of the latency run")
-    stream.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
-    stream.set_defaults(func=cmd_bench_stream)
 
     token = subparsers.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", metavar="ACTION")
