@@ -194,3 +194,15 @@ async def get_alerts(request: web.Request) -> web.Response:
             conn, status=status, types=types, filters=filters, limit=limit, offset=offset
         )
     return json_response({"total": total, "limit": limit, "offset": offset, "alerts": items})
+
+
+BAG_FILTERS = ("hotel_id", "flight_id", "pilgrim_id")
+
+
+@allow("operator")
+async def list_bags(request: web.Request) -> web.Response:
+    """Every bag, paged in tag order (beyond the contract: for audits and the checker)."""
+    limit, offset = page(request)
+    filters = {k: request.query[k] for k in BAG_FILTERS if request.query.get(k)}
+    async with request.app[POOL].acquire() as conn:
+        return json_response(await reads.bags(conn, filters, limit, offset))

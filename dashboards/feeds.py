@@ -34,9 +34,17 @@ SNAPSHOT_ALERTS = 10_000
 @dataclass(eq=False)
 class FeedClient:
     ws: web.WebSocketResponse
-    hotel_id: str | None  # None: an operator, who sees everything
+    hotel_id: str | None  # None: an operator (or a bus screen), who is not limited to a hotel
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
     dropped: bool = False
+    # A bus screen: only this vehicle and the bags of the pilgrims on board.
+    vehicle_id: str | None = None
+    pilgrims: set[str] = field(default_factory=set)
+    pool: Any = None
+
+    @property
+    def operator(self) -> bool:
+        return self.hotel_id is None and self.vehicle_id is None
 
 
 class FeedHub:
@@ -48,7 +56,7 @@ class FeedHub:
         self._alert_round = -1
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
-        self._closing: set[asyncio.Task[bool]] = set()
+        self._closing: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="feed-hub")
@@ -103,6 +111,11 @@ class FeedHub:
         elif kind == "bags":
             bags = message["bags"]
             self._broadcast_operators(dumps({"kind": "bags", "bags": bags}))
+            for client in list(self.clients):
+                if client.pilgrims:
+                    on_board = [b for b in bags if b.get("pilgrim_id") in client.pilgrims]
+                    if on_board:
+                        self._offer(client, dumps({"kind": "bags", "bags": on_board}))
             by_hotel: dict[str, list[dict[str, Any]]] = {}
             for bag in bags:
                 if bag.get("hotel_id"):
@@ -112,6 +125,14 @@ class FeedHub:
                     self._offer(client, dumps({"kind": "bags", "bags": by_hotel[client.hotel_id]}))
         elif kind == "vehicles":
             self._broadcast_operators(dumps(message))
+            for client in list(self.clients):
+                if client.vehicle_id is None:
+                    continue
+                for vehicle in message["vehicles"]:
+                    if vehicle.get("vehicle_id") == client.vehicle_id:
+                        self._offer(client, dumps({"kind": "vehicle", "vehicle": vehicle}))
+                        if "status" in vehicle:
+                            self._refresh_passengers(client)
         elif kind == "alerts":
             alerts = message["alerts"]
             self._broadcast_operators(dumps(message))
@@ -134,7 +155,7 @@ class FeedHub:
 
     def _broadcast_operators(self, payload: bytes) -> None:
         for client in list(self.clients):
-            if client.hotel_id is None:
+            if client.operator:
                 self._offer(client, payload)
 
     def _offer(self, client: FeedClient, payload: bytes) -> None:
@@ -150,6 +171,16 @@ class FeedHub:
             )
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
+
+    def _refresh_passengers(self, client: FeedClient) -> None:
+        async def refresh() -> None:
+            passengers = await bus_passengers(client.pool, client.vehicle_id or "")
+            client.pilgrims = {p["pilgrim_id"] for p in passengers}
+            self._offer(client, dumps({"kind": "passengers", "passengers": passengers}))
+
+        task = asyncio.create_task(refresh())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def serve(self, request: web.Request, client: FeedClient, snapshot: bytes) -> None:
         await client.ws.send_str(snapshot.decode())
@@ -243,4 +274,65 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
         }
     )
     await request.app[HUB].serve(request, FeedClient(ws, principal.hotel_id), snapshot)
+    return ws
+
+
+async def bus_passengers(pool: Any, vehicle_id: str) -> list[dict[str, Any]]:
+    """The pilgrims whose latest bus is this one and who have not checked in since, with
+    their bags (no names: the screen is in a public place)."""
+    rows = await pool.fetch(
+        "SELECT p.pilgrim_id, p.hotel_id, b.tag, b.stage_rank, b.location"
+        " FROM pilgrims p LEFT JOIN bags b ON b.pilgrim_id = p.pilgrim_id"
+        " WHERE p.bus_vehicle_id = $1"
+        " AND (p.last_checkin_at IS NULL OR p.last_checkin_at < p.bus_boarded_at)"
+        " ORDER BY p.pilgrim_id, b.tag",
+        vehicle_id,
+    )
+    passengers: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = passengers.setdefault(
+            r["pilgrim_id"], {"pilgrim_id": r["pilgrim_id"], "hotel_id": r["hotel_id"], "bags": []}
+        )
+        if r["tag"]:
+            entry["bags"].append(
+                {"tag": r["tag"], "stage": STAGES[r["stage_rank"]], "location": r["location"]}
+            )
+    return list(passengers.values())
+
+
+async def bus_feed(request: web.Request) -> web.StreamResponse:
+    """`/ws/bus/{vehicle_id}?token=…` (operator or device): the in-bus screen — the next
+    stop, its ETA, and the bag status of the pilgrims on board."""
+    principal = await request.app[VERIFIER].verify(request.query.get("token"))
+    if principal is None:
+        return error(401, "missing or invalid token")
+    if principal.role not in ("operator", "device"):
+        return error(403, "the bus feed needs an operator or device token")
+    vehicle_id = request.match_info["vehicle_id"]
+    pool = request.app[POOL]
+    vehicle = await pool.fetchrow(
+        "SELECT v.vehicle_id, v.kind, v.lat, v.lon, v.speed_kmh, v.heading, v.at,"
+        " coalesce(j.status, 'idle') AS status, j.next_stop, j.eta"
+        " FROM vehicles v LEFT JOIN vehicle_judgements j USING (vehicle_id)"
+        " WHERE v.vehicle_id = $1",
+        vehicle_id,
+    )
+    passengers = await bus_passengers(pool, vehicle_id)
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    client = FeedClient(
+        ws,
+        None,
+        vehicle_id=vehicle_id,
+        pilgrims={p["pilgrim_id"] for p in passengers},
+        pool=pool,
+    )
+    snapshot = dumps(
+        {
+            "kind": "snapshot",
+            "vehicle": dict(vehicle) if vehicle else {"vehicle_id": vehicle_id, "status": "idle"},
+            "passengers": passengers,
+        }
+    )
+    await request.app[HUB].serve(request, client, snapshot)
     return ws

@@ -19,6 +19,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/health", api.health)
     app.router.add_post("/api/events", api.post_events)
+    app.router.add_get("/api/bags", api.list_bags)
     app.router.add_get("/api/bags/{tag}", api.get_bag)
     app.router.add_get("/api/summary", api.get_summary)
     app.router.add_get("/api/dead-letters", api.get_dead_letters)
@@ -28,6 +29,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/alerts", api.get_alerts)
     app.router.add_get("/ws/live", feeds.live_feed)
     app.router.add_get("/ws/hotel", feeds.hotel_feed)
+    app.router.add_get("/ws/bus/{vehicle_id}", feeds.bus_feed)
     app.router.add_static("/static/", STATIC)
 
     from dashboards.notices_api import setup_notice_routes

@@ -172,7 +172,20 @@ async def fetch_service_state(
             async with limit:
                 bags[tag] = await get(f"/api/bags/{tag}")
 
-        await asyncio.gather(*(one(tag) for tag in tags))
+        # The paged listing fetches a season's bags in a few requests; a tag missing from it
+        # is asked for alone (it answers 404 if the service does not know it).
+        wanted = set(tags)
+        offset = 0
+        while True:
+            body = await get("/api/bags", {"limit": page_size * 10, "offset": offset})
+            items = (body or {}).get("bags") or []
+            for bag in items:
+                if bag["tag"] in wanted:
+                    bags[bag["tag"]] = bag
+            offset += len(items)
+            if not items or offset >= int((body or {}).get("total", 0)):
+                break
+        await asyncio.gather(*(one(tag) for tag in tags if tag not in bags))
         alerts: list[dict[str, Any]] = []
         offset = 0
         while True:

@@ -255,3 +255,40 @@ async def reconciler(conn: asyncpg.Connection) -> dict[str, Any]:
         "SELECT (SELECT count(*) FROM dirty) AS pending, clock, round FROM reconciler_state"
     )
     return {"pending": row["pending"], "clock": row["clock"], "rounds": row["round"]}
+
+
+async def bags(
+    conn: asyncpg.Connection, filters: dict[str, str], limit: int, offset: int
+) -> dict[str, Any]:
+    """Bags in tag order, optionally of one hotel, flight or pilgrim (a paged listing)."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in filters.items():
+        args.append(value)
+        where.append(f"{column} = ${len(args)}")
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    total = await conn.fetchval(f"SELECT count(*) FROM bags {clause}", *args)
+    rows = await conn.fetch(
+        "SELECT tag, pilgrim_id, flight_id, hotel_id, stage_rank, location, updated_at"
+        f" FROM bags {clause} ORDER BY tag LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        *args,
+        limit,
+        offset,
+    )
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "bags": [
+            {
+                "tag": r["tag"],
+                "pilgrim_id": r["pilgrim_id"],
+                "flight_id": r["flight_id"],
+                "hotel_id": r["hotel_id"],
+                "stage": STAGES[r["stage_rank"]],
+                "location": r["location"],
+                "updated_at": r["updated_at"],
+            }
+            for r in rows
+        ],
+    }
