@@ -57,6 +57,17 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="print the calibration table without generating events",
     )
     simulate.add_argument("--no-progress", action="store_true")
+    simulate.add_argument(
+        "--send",
+        action="store_true",
+        help="after generating, send the events into the running service (as tariq replay)",
+    )
+    simulate.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="with --send: event-time seconds per second (time compression; default: flat out)",
+    )
     simulate.set_defaults(func=run_simulate)
 
     nested = simulate.add_subparsers(dest="simulate_command", metavar="check")
@@ -140,6 +151,20 @@ def run_simulate(args: argparse.Namespace) -> int:
     )
     print()
     print(format_table(calibrate(schedule), arrivals_by_day=args.calibration))
+    if args.send:
+        import asyncio
+
+        from tariq.commands import resolved_settings
+        from tariq.replay import replay
+
+        settings = resolved_settings()
+        settings.require_urls()
+        pace = f" at {args.speed:g}x event time" if args.speed else ""
+        print(f"sending {events_path} into the service{pace} …")
+        sent = asyncio.run(
+            replay(settings, events_path, speed=args.speed, progress=not args.no_progress)
+        )
+        print(f"sent {sent:,} events; check with: tariq simulate check {truth_path}")
     return 0
 
 
