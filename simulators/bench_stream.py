@@ -1,11 +1,14 @@
 """`tariq bench stream`: the real stack on this machine, measured in one run.
 
-1. Throughput: N generated events are produced to the input topic as fast as the
-   producer goes; the clock stops when `/api/summary` has counted all N (so the time
-   includes the worker's PostgreSQL commits and the Redis mirror).
-2. Latency: single events are posted to `POST /api/events` at a fixed rate; each one's
-   time from the POST to its change arriving on `/ws/live` is recorded.
-3. Peak RSS (VmHWM) of every process of the stack.
+1. Throughput: the head (N lines) of a simulated day is produced to the input topic as fast
+   as the producer goes; the clock runs from the first send until `/api/summary` has counted
+   all N (so it includes the worker's PostgreSQL commits and the Redis mirror). Then the time
+   until the reconciler has judged them all. CPU seconds of every process over the run.
+2. Latency: single events are posted to `POST /api/events` at a fixed rate; each one's time
+   from the POST to its change arriving on `/ws/live`.
+3. Peak memory of every process of the stack.
+4. The same N lines through our worker with `TARIQ_INGEST=faust` (a fresh stack), and through
+   the naive one-agent Faust table counter (simulators/naive_faust.py) on a fresh broker.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import statistics
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,107 +29,124 @@ import aiohttp
 import orjson
 from tqdm import tqdm
 
-from tariq.commands import child_env, spawn, stop_process, wait_healthy
-from tariq.config import Settings, load_settings
-from tariq.kafka import EventProducer, ensure_topics
+from simulators.stack import (
+    Sampler,
+    Stack,
+    counted,
+    percentiles,
+    running_stack,
+    wait_counted,
+    wait_judged,
+)
+from tariq.config import load_settings
+from tariq.kafka import EventProducer, bootstrap_servers
 
-CHECKPOINTS = ("accepted", "loaded", "offloaded")
-
-
-def generate(n: int, prefix: str) -> list[tuple[bytes, bytes]]:
-    """n events: bags coded then scanned, keyed by tag like the service's producers."""
-    events: list[tuple[bytes, bytes]] = []
-    i = 0
-    while len(events) < n:
-        tag = f"0{65 + i // 1_000_000:03d}{i % 1_000_000:06d}"
-        items: list[dict[str, Any]] = [
-            {
-                "event_id": f"{prefix}-c-{i}",
-                "type": "bag.coded",
-                "occurred_at": "2026-05-18T04:00:00Z",
-                "tag": tag,
-                "pilgrim_id": f"P{i // 2}",
-                "flight_id": f"SV{i % 300}",
-                "hotel_id": f"MAK-{i % 3500:04d}",
-            }
-        ]
-        for step, checkpoint in enumerate(CHECKPOINTS):
-            items.append(
-                {
-                    "event_id": f"{prefix}-s-{i}-{step}",
-                    "type": "bag.scanned",
-                    "occurred_at": f"2026-05-18T0{5 + step}:00:00Z",
-                    "tag": tag,
-                    "checkpoint": checkpoint,
-                    "location": "CGK" if step < 2 else "JED",
-                }
-            )
-        events.extend((tag.encode(), orjson.dumps(e)) for e in items)
-        i += 1
-    return events[:n]
+Line = tuple[bytes | None, bytes]
+SEND_CHUNK = 10_000
 
 
-def peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+def day_head(n: int, seed: int = 1) -> list[Line]:
+    """The first n lines of a simulated day (`tariq simulate --scale day`), keyed like the
+    service keys them; malformed lines (the day has some) unkeyed, as the replay sends them."""
+    from simulators.faults import FaultRates
+    from simulators.generate import generate
+    from simulators.season import build_schedule
+    from tariq.replay import read_lines
+
+    scale = "day" if n <= 350_000 else "week"
+    with tempfile.TemporaryDirectory(prefix="tariq-bench-day-") as tmp:
+        path = Path(tmp) / "events.jsonl"
+        schedule = build_schedule(scale, seed, None, None, FaultRates())
+        with open(path, "wb", buffering=1 << 20) as sink:
+            generate(schedule, sink.write, 60)
+        lines: list[Line] = []
+        for line in read_lines(path):
+            lines.append((line.key, line.value))
+            if len(lines) >= n:
+                break
+    if len(lines) < n:
+        raise ValueError(f"a simulated {scale} has only {len(lines):,} lines, not {n:,}")
+    return lines
 
 
-async def _counted(session: aiohttp.ClientSession, base: str, token: str) -> int:
-    async with session.get(
-        f"{base}/api/summary", headers={"Authorization": f"Bearer {token}"}
-    ) as response:
-        body = await response.json()
-    events = body["events"]
-    return int(events["processed"] + events["duplicates"] + events["rejected"])
+async def produce(producer: EventProducer, lines: Sequence[Line], desc: str = "sent") -> float:
+    """Send every line, waiting for the broker's acks chunk by chunk; returns seconds."""
+    started = time.perf_counter()
+    with tqdm(total=len(lines), desc=desc, unit="ev", leave=False) as bar:
+        for k in range(0, len(lines), SEND_CHUNK):
+            chunk = lines[k : k + SEND_CHUNK]
+            await producer.send_many(chunk)
+            bar.update(len(chunk))
+    return time.perf_counter() - started
 
 
-async def measure_throughput(settings: Settings, base: str, token: str, n: int) -> dict[str, Any]:
-    events = generate(n, "tp")
-    producer = EventProducer(settings, linger_ms=5)
+async def warm_up(stack: Stack, session: aiohttp.ClientSession, line: Line) -> int:
+    """Send one line (the first of the run: the run then sends it again as a duplicate) and
+    wait until it is counted, so the worker has joined its group before the clock starts."""
+    before = counted(await stack.summary(session))
+    producer = EventProducer(stack.settings, linger_ms=0)
     await producer.start()
+    try:
+        await producer.send_many([line])
+    finally:
+        await producer.stop()
+    body = await wait_counted(stack, session, before + 1, stall_s=90)
+    return counted(body)
+
+
+async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]:
+    n = len(lines)
     async with aiohttp.ClientSession() as session:
-        before = await _counted(session, base, token)
+        before = await warm_up(stack, session, lines[0])
+        producer = EventProducer(stack.settings, linger_ms=5)
+        await producer.start()
+        sampler = Sampler(stack.pids, every_s=0.5).start()
+        lag: list[int] = []
         started = time.perf_counter()
-        with tqdm(total=n, desc="sent", unit="ev") as bar:
-            for k in range(0, n, 10_000):
-                await producer.send_many(events[k : k + 10_000])
-                bar.update(len(events[k : k + 10_000]))
-        sent_s = time.perf_counter() - started
-        with tqdm(total=n, desc="processed", unit="ev") as bar:
-            done = 0
-            while done < n:
-                await asyncio.sleep(0.05)
-                now = await _counted(session, base, token) - before
-                bar.update(now - done)
-                done = now
-        elapsed = time.perf_counter() - started
-    await producer.stop()
+        try:
+            sending = asyncio.create_task(produce(producer, lines))
+            with tqdm(total=n, desc="counted", unit="ev", leave=False) as bar:
+
+                def progress(now: int, body: dict[str, Any]) -> None:
+                    bar.update(now - before - bar.n)
+                    lag.append(int(body.get("reconciler", {}).get("pending") or 0))
+
+                await wait_counted(stack, session, before + n, on_progress=progress)
+            elapsed = time.perf_counter() - started
+            send_s = await sending
+            judge_s, body = await wait_judged(stack, session)
+        finally:
+            sampler.stop()
+            await producer.stop()
     return {
         "events": n,
-        "send_seconds": round(sent_s, 3),
-        "seconds": round(elapsed, 3),
+        "send_seconds": round(send_s, 2),
+        "seconds": round(elapsed, 2),
         "events_per_second": round(n / elapsed),
+        "judged_after_counted_seconds": round(judge_s, 2),
+        "reconciler_pending_max": max(lag, default=0),
+        "reconciler_rounds": (body.get("reconciler") or {}).get("rounds"),
+        "cpu_seconds": sampler.cpu_seconds(),
+        "cpu_seconds_total": round(sum(sampler.cpu_seconds().values()), 1),
+        "peak_memory_mb": sampler.peak_memory_mb(),
     }
 
 
-async def measure_latency(base: str, token: str, rate: float, seconds: float) -> dict[str, Any]:
+async def measure_latency(stack: Stack, rate: float, seconds: float) -> dict[str, Any]:
     total = int(rate * seconds)
     run = f"{time.time_ns() % 10**8:08d}"  # unique ids per run: a repeat would be a duplicate
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
-    ws_url = base.replace("http", "ws", 1) + f"/ws/live?token={token}"
-    headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession() as session, session.ws_connect(ws_url) as ws:
+    failures = 0
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session,
+        session.ws_connect(stack.ws_url, max_msg_size=0) as ws,
+    ):
         await ws.receive_json()  # snapshot
 
         async def listen() -> None:
             while len(latencies) < total:
-                message = await ws.receive_json()
+                message = await ws.receive_json(loads=orjson.loads)
                 now = time.perf_counter()
                 if message.get("kind") == "bags":
                     for bag in message["bags"]:
@@ -136,112 +158,248 @@ async def measure_latency(base: str, token: str, rate: float, seconds: float) ->
         in_flight: set[asyncio.Task[None]] = set()
 
         async def post(tag: str, body: bytes) -> None:
+            nonlocal failures
             sent_at[tag] = time.perf_counter()
-            async with session.post(f"{base}/api/events", data=body, headers=headers) as r:
+            async with session.post(
+                f"{stack.base}/api/events", data=body, headers=stack.headers
+            ) as r:
                 if r.status != 202:
-                    raise RuntimeError(f"POST /api/events answered {r.status}")
+                    failures += 1
 
         start = time.perf_counter()
-        for k in range(total):
-            tag = f"9{run[-3:]}{k:06d}"
-            body = orjson.dumps(
-                [
-                    {
-                        "event_id": f"lat-{run}-{k}",
-                        "type": "bag.coded",
-                        "occurred_at": "2026-05-18T04:00:00Z",
-                        "tag": tag,
-                        "pilgrim_id": f"PL{k}",
-                        "flight_id": "SV1",
-                        "hotel_id": "MAK-0001",
-                    }
-                ]
-            )
-            delay = start + k / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            task = asyncio.create_task(post(tag, body))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+        with tqdm(total=total, desc=f"latency @{rate:,.0f}/s", unit="ev", leave=False) as bar:
+            for k in range(total):
+                tag = f"9{run[-3:]}{k:06d}"
+                body = orjson.dumps(
+                    [
+                        {
+                            "event_id": f"lat-{run}-{k}",
+                            "type": "bag.coded",
+                            "occurred_at": "2025-05-18T04:00:00Z",
+                            "tag": tag,
+                            "pilgrim_id": f"PL{k}",
+                            "flight_id": "SV1",
+                            "hotel_id": "MAK-0001",
+                        }
+                    ]
+                )
+                delay = start + k / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = asyncio.create_task(post(tag, body))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                if k % 500 == 0:
+                    bar.update(k - bar.n)
         achieved = total / (time.perf_counter() - start)
         await asyncio.gather(*in_flight)
         try:
             await asyncio.wait_for(listener, timeout=30)
         except TimeoutError:
             listener.cancel()
-    latencies.sort()
-    ms = [x * 1000 for x in latencies]
-
-    def pct(p: float) -> float:
-        return round(ms[min(len(ms) - 1, int(p * len(ms)))], 1)
-
+    ms = percentiles([x * 1000 for x in latencies])
     return {
         "rate_target": rate,
         "rate_achieved": round(achieved),
         "events": total,
-        "seen": len(ms),
-        "p50_ms": pct(0.50),
-        "p90_ms": pct(0.90),
-        "p99_ms": pct(0.99),
-        "max_ms": round(ms[-1], 1),
-        "mean_ms": round(statistics.fmean(ms), 1),
+        "seen": len(latencies),
+        "post_failures": failures,
+        **{f"{k}_ms": round(v, 1) for k, v in ms.items()},
     }
 
 
-def run_stream_bench(events: int, rate: float, seconds: float, out: Path | None) -> dict[str, Any]:
+# ---------------------------------------------------------------- the naive baseline
+
+
+async def _create_topic(kafka_url: str, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(kafka_url))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def _naive_run(
+    kafka_url: str, topic: str, lines: Sequence[Line], progress: Path, pid: int
+) -> dict[str, Any]:
+    from dataclasses import replace
+
+    # The producer wants all three URLs; only the broker is used.
+    settings = replace(
+        load_settings(),
+        kafka_url=kafka_url,
+        redis_url="redis://unused",
+        database_url="postgresql://unused",
+        namespace=topic.removesuffix(".events"),
+    )
+
+    def seen() -> int:
+        try:
+            return int(progress.read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    producer = EventProducer(settings, linger_ms=5)
+    await producer.start()
+    try:
+        await producer.send_many([lines[0]])  # warm-up: wait for the agent to join
+        deadline = time.monotonic() + 90
+        while seen() < 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the naive Faust app did not count its first event in 90 s")
+            await asyncio.sleep(0.05)
+        sampler = Sampler({"bench": __import__("os").getpid(), "naive_faust": pid}, 0.5).start()
+        started = time.perf_counter()
+        sending = asyncio.create_task(produce(producer, lines))
+        n = len(lines)
+        last, moved = 0, time.monotonic()
+        with tqdm(total=n, desc="naive counted", unit="ev", leave=False) as bar:
+            while (now := seen() - 1) < n:
+                bar.update(now - bar.n)
+                if now != last:
+                    last, moved = now, time.monotonic()
+                elif time.monotonic() - moved > 120:
+                    raise RuntimeError(f"naive Faust stuck at {now:,} of {n:,}")
+                await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        await sending
+        sampler.stop()
+    finally:
+        await producer.stop()
+    return {
+        "events": n,
+        "seconds": round(elapsed, 2),
+        "events_per_second": round(n / elapsed),
+        "cpu_seconds": sampler.cpu_seconds(),
+        "peak_memory_mb": sampler.peak_memory_mb(),
+    }
+
+
+def run_naive(lines: Sequence[Line]) -> dict[str, Any]:
+    """The naive app on its own broker (or TARIQ_KAFKA_URL) and a fresh topic."""
     from tariq.local import start_local_services
 
     settings = load_settings()
-    workdir = Path(tempfile.mkdtemp(prefix="tariq-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="tariq-naive-"))
     services = None
-    processes: dict[str, Any] = {}
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        if not (settings.kafka_url and settings.redis_url and settings.database_url):
-            services = start_local_services(workdir)
-            assert services.kafka_url and services.redis_url and services.database_url
-            settings = settings.with_urls(
-                services.kafka_url, services.redis_url, services.database_url
-            )
-        settings = replace(settings, data_dir=workdir, namespace=f"bench{int(time.time())}")
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            settings = replace(settings, http_port=s.getsockname()[1])
-        from tariq.up import _prepare
-
-        token = asyncio.run(_prepare(settings))
-        asyncio.run(ensure_topics(settings))
-        env = child_env(settings)
-        env["TARIQ_NAMESPACE"] = settings.namespace
-        processes["worker"] = spawn(["worker"], env)
-        processes["web"] = spawn(["web", "--loglevel", "warning"], env)
-        base = f"http://127.0.0.1:{settings.http_port}"
-        wait_healthy(f"{base}/health", 60, processes["web"])
-        # Let the worker join its group before measuring.
-        warmup = asyncio.run(measure_latency(base, token, 50, 2))
-        result: dict[str, Any] = {"warmup": warmup}
-        result["throughput"] = asyncio.run(measure_throughput(settings, base, token, events))
-        result["latency"] = asyncio.run(measure_latency(base, token, rate, seconds))
-        rss = {name: peak_rss_mb(p.pid) for name, p in processes.items()}
-        if services is not None:
-            rss.update({name: peak_rss_mb(pid) for name, pid in services.pids.items()})
-        result["peak_rss_mb"] = {k: round(v, 1) for k, v in rss.items() if v is not None}
-        result["settings"] = {
-            "batch_size": settings.batch_size,
-            "batch_within_s": settings.batch_within_s,
-            "fetch_wait_ms": settings.fetch_wait_ms,
-            "partitions": settings.partitions,
-        }
-        if out:
-            out.write_text(json.dumps(result, indent=2))
-        return result
+        kafka_url = settings.kafka_url
+        if not kafka_url:
+            services = start_local_services(workdir, need_redis=False, need_postgres=False)
+            kafka_url = services.kafka_url
+        assert kafka_url
+        topic = f"naive{time.time_ns() % 10**10}.events"
+        asyncio.run(_create_topic(kafka_url, topic))
+        progress = workdir / "progress"
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "simulators.naive_faust",
+                kafka_url,
+                topic,
+                topic.replace(".", "-"),
+                str(progress),
+            ],
+            cwd=workdir,
+        )
+        return asyncio.run(_naive_run(kafka_url, topic, lines, progress, proc.pid))
     finally:
-        for proc in processes.values():
+        if proc is not None:
+            from tariq.commands import stop_process
+
             stop_process(proc)
         if services is not None:
             services.stop()
         with contextlib.suppress(OSError):
-            import shutil
-
             shutil.rmtree(workdir)
+
+
+# ---------------------------------------------------------------- the whole bench
+
+
+def run_stream_bench(
+    events: int,
+    rate: float,
+    seconds: float,
+    out: Path | None,
+    *,
+    seed: int = 1,
+    faust: bool = True,
+    naive: bool = True,
+) -> dict[str, Any]:
+    print(f"generating the head of a simulated day ({events:,} lines) …", file=sys.stderr)
+    lines = day_head(events, seed)
+    result: dict[str, Any] = {"events": events, "source": f"simulated day, seed {seed}, head"}
+    with running_stack(label="bench") as stack:
+        print("direct ingest: throughput …", file=sys.stderr, flush=True)
+        result["throughput"] = asyncio.run(measure_throughput(stack, lines))
+        print("direct ingest: latency …", file=sys.stderr, flush=True)
+        sampler = Sampler(stack.pids, every_s=0.5).start()
+        result["latency"] = asyncio.run(measure_latency(stack, rate, seconds))
+        sampler.stop()
+        result["latency"]["cpu_seconds"] = sampler.cpu_seconds()
+        result["peak_memory_mb"] = sampler.peak_memory_mb()
+        s = stack.settings
+        save(out, result)
+        result["settings"] = {
+            "batch_size": s.batch_size,
+            "batch_within_s": s.batch_within_s,
+            "fetch_wait_ms": s.fetch_wait_ms,
+            "partitions": s.partitions,
+            "concurrency": s.concurrency,
+        }
+    if faust:
+        print("TARIQ_INGEST=faust: throughput …", file=sys.stderr, flush=True)
+        with running_stack(env={"TARIQ_INGEST": "faust"}, label="benchf") as stack:
+            result["faust_ingest"] = asyncio.run(measure_throughput(stack, lines))
+    if naive:
+        print("naive one-agent Faust table counter …", file=sys.stderr, flush=True)
+        result["naive"] = run_naive(lines)
+        result["ratio_ours_to_naive"] = round(
+            result["throughput"]["events_per_second"] / result["naive"]["events_per_second"], 2
+        )
+    save(out, result)
+    return result
+
+
+def save(out: Path | None, result: dict[str, Any]) -> None:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """The readable summary printed after a run."""
+    tp = result["throughput"]
+    lat = result["latency"]
+    out = [
+        f"throughput ({tp['events']:,} lines of a simulated day, direct ingest): "
+        f"{tp['events_per_second']:,} events/s end to end ({tp['seconds']} s; producing took "
+        f"{tp['send_seconds']} s); judged {tp['judged_after_counted_seconds']} s after counted "
+        f"(reconciler pending max {tp['reconciler_pending_max']:,})",
+        "  CPU seconds during the run: "
+        + ", ".join(f"{k} {v}" for k, v in tp["cpu_seconds"].items())
+        + f" (total {tp['cpu_seconds_total']} of {2 * tp['seconds']:.0f} available on 2 cores)",
+        f"latency at {lat['rate_target']:,.0f}/s (achieved {lat['rate_achieved']:,}/s, "
+        f"{lat['seen']:,} of {lat['events']:,} seen): p50 {lat.get('p50_ms')} ms, "
+        f"p90 {lat.get('p90_ms')} ms, p99 {lat.get('p99_ms')} ms, max {lat.get('max_ms')} ms",
+        "peak memory (MB): " + ", ".join(f"{k} {v}" for k, v in result["peak_memory_mb"].items()),
+    ]
+    if "faust_ingest" in result:
+        f = result["faust_ingest"]
+        out.append(
+            f"TARIQ_INGEST=faust: {f['events_per_second']:,} events/s ({f['seconds']} s); "
+            f"direct is {tp['events_per_second'] / f['events_per_second']:.2f}× that"
+        )
+    if "naive" in result:
+        nv = result["naive"]
+        out.append(
+            f"naive one-agent Faust table counter: {nv['events_per_second']:,} events/s "
+            f"({nv['seconds']} s); ours/naive = {result['ratio_ours_to_naive']}"
+        )
+    return out

@@ -33,7 +33,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # ---------------------------------------------------------------- pure helpers
 
 
-def percentiles(values: Sequence[float], points: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, float]:
+def percentiles(
+    values: Sequence[float], points: Sequence[float] = (0.5, 0.9, 0.99)
+) -> dict[str, float]:
     """Nearest-rank percentiles of `values` (any order), keyed `p50`, `p90`, `p99`, …;
     plus `max` and `mean`. Empty input gives an empty dict."""
     if not values:
@@ -42,7 +44,7 @@ def percentiles(values: Sequence[float], points: Sequence[float] = (0.5, 0.9, 0.
     n = len(ordered)
     out: dict[str, float] = {}
     for p in points:
-        rank = max(1, -(-int(round(p * n * 1000)) // 1000))  # ceil(p * n), robust to float noise
+        rank = max(1, -(-round(p * n * 1000) // 1000))  # ceil(p * n), robust to float noise
         out[f"p{p * 100:g}"] = ordered[min(n, rank) - 1]
     out["max"] = ordered[-1]
     out["mean"] = sum(ordered) / n
@@ -175,9 +177,7 @@ class Sampler:
             return {}
         first, last = self.samples[0][1], self.samples[-1][1]
         return {
-            name: round(last[name].cpu_s - first[name].cpu_s, 2)
-            for name in last
-            if name in first
+            name: round(last[name].cpu_s - first[name].cpu_s, 2) for name in last if name in first
         }
 
     def peak_memory_mb(self) -> dict[str, float]:
@@ -262,9 +262,7 @@ def running_stack(
         # A fresh namespace: topic, consumer groups and Redis keys of this run only. With a
         # shared PostgreSQL the journal is shared too, so event ids must not repeat runs.
         namespace = f"{label}{time.time_ns() % 10**10}"
-        settings = replace(
-            settings, data_dir=workdir, namespace=namespace, http_port=_free_port()
-        )
+        settings = replace(settings, data_dir=workdir, namespace=namespace, http_port=_free_port())
         token = asyncio.run(_prepare(settings))
         child = child_env(settings)
         child["TARIQ_NAMESPACE"] = namespace

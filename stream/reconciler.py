@@ -36,6 +36,8 @@ LEADER_LOCK: Final = 7_262_022
 MARKS_PER_ROUND: Final = 100_000
 # How far back a vehicle's fixes are read to judge a stall.
 FIX_HORIZON: Final = timedelta(hours=6)
+# A trip's plan (stop order, ETAs) is made again from the vehicle's position this often.
+REPLAN_EVERY: Final = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +255,8 @@ class Reconciler:
         previous = {
             r["vehicle_id"]: dict(r)
             for r in await conn.fetch(
-                "SELECT j.vehicle_id, j.status, j.trip_since, j.plan, j.next_stop, j.eta"
+                "SELECT j.vehicle_id, j.status, j.trip_since, j.plan, j.planned_at, j.next_stop,"
+                " j.eta"
                 " FROM unnest($1::text[]) k(key)"
                 " JOIN vehicle_judgements j ON j.vehicle_id = k.key",
                 ids,
@@ -272,12 +275,17 @@ class Reconciler:
                 desired[alert.key] = alert
             before = previous.get(v, {})
             plan_text: str | None = None
+            planned_at: datetime | None = None
             next_stop: str | None = None
             eta: datetime | None = None
             position = positions.get(v)
             if status != "idle" and position is not None and position.at is not None:
                 new_trip = before.get("trip_since") != load.since
-                if new_trip or not before.get("plan"):
+                last_plan = before.get("planned_at")
+                stale = last_plan is None or position.at - last_plan >= REPLAN_EVERY
+                if new_trip or not before.get("plan") or stale:
+                    # From where the vehicle is now: the ETA follows its progress.
+                    planned_at = position.at
                     stops = self.planner().plan(
                         position.lat or 0.0,
                         position.lon or 0.0,
@@ -305,13 +313,15 @@ class Reconciler:
                             for hotel, tags in sorted(load.tags_by_hotel.items())
                         )
                 else:
-                    plan_text = before["plan"]
+                    plan_text, planned_at = before["plan"], last_plan
                 for stop in orjson.loads(plan_text or "[]"):
                     if stop["hotel_id"] in load.hotels:
                         next_stop = stop["hotel_id"]
                         eta = datetime.fromisoformat(stop["eta"])
                         break
-            rows.append((v, status, judgement.next_due, load.since, plan_text, next_stop, eta))
+            rows.append(
+                (v, status, judgement.next_due, load.since, plan_text, planned_at, next_stop, eta)
+            )
             if (before.get("status", "idle"), before.get("next_stop"), before.get("eta")) != (
                 status,
                 next_stop,
@@ -322,12 +332,13 @@ class Reconciler:
                 )
         await conn.execute(
             "INSERT INTO vehicle_judgements"
-            " (vehicle_id, status, stall_due_at, trip_since, plan, next_stop, eta)"
+            " (vehicle_id, status, stall_due_at, trip_since, plan, planned_at, next_stop, eta)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],"
-            " $5::text[], $6::text[], $7::timestamptz[])"
+            " $5::text[], $6::timestamptz[], $7::text[], $8::timestamptz[])"
             " ON CONFLICT (vehicle_id) DO UPDATE SET status = EXCLUDED.status,"
             " stall_due_at = EXCLUDED.stall_due_at, trip_since = EXCLUDED.trip_since,"
-            " plan = EXCLUDED.plan, next_stop = EXCLUDED.next_stop, eta = EXCLUDED.eta",
+            " plan = EXCLUDED.plan, planned_at = EXCLUDED.planned_at,"
+            " next_stop = EXCLUDED.next_stop, eta = EXCLUDED.eta",
             *map(list, zip(*rows, strict=True)),
         )
         new_notices = await enqueue_notices(conn, notices) if notices else []

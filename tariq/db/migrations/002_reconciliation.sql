@@ -97,6 +97,7 @@ CREATE TABLE vehicle_judgements (
     -- ([{hotel_id, eta}] as JSON text), and the next stop with loads still on board
     trip_since   timestamptz,
     plan         text,
+    planned_at   timestamptz,
     next_stop    text,
     eta          timestamptz
 );
