@@ -41,7 +41,12 @@ def cmd_bench_season(args: argparse.Namespace) -> int:
     from simulators.bench_season import run_season_bench, summary_lines
 
     result = run_season_bench(
-        args.scale, args.seed, args.pilgrims, args.out, data=args.data, check=not args.no_check
+        args.scale,
+        args.seed,
+        args.pilgrims,
+        args.out,
+        data=args.data,
+        check_state=not args.no_check,
     )
     print("\n".join(summary_lines(result)))
     return 0 if result.get("check", {}).get("ok", True) else 1

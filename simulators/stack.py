@@ -180,6 +180,9 @@ class Sampler:
             name: round(last[name].cpu_s - first[name].cpu_s, 2) for name in last if name in first
         }
 
+    def window_s(self) -> float:
+        return self.samples[-1][0] - self.samples[0][0] if len(self.samples) > 1 else 0.0
+
     def peak_memory_mb(self) -> dict[str, float]:
         """Per process: its VmHWM (single processes) or the sampled peak PSS of its tree
         (PostgreSQL, whose backends are children), whichever is larger."""

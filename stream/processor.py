@@ -9,6 +9,7 @@ mirror in Redis is updated and the changes are announced.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +43,7 @@ from tariq.live import LiveMirror
 from tariq.notices import Notice, bags_delivered, enqueue_notices, notice_as_dict
 
 log = logging.getLogger(__name__)
+RETRIES = 5
 
 # Publishes derived events: (key, value, parent_event_id) triples.
 Republish = Callable[[Sequence[tuple[str, bytes, str]]], Awaitable[None]]
@@ -97,6 +99,19 @@ class BatchProcessor:
         self.republish = republish
 
     async def process(self, records: Sequence[InputRecord]) -> BatchOutcome:
+        """Process a batch; a transaction PostgreSQL aborted (a deadlock between batches in
+        flight, a serialization failure) rolled back whole, so it is simply run again."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return await self._process(records)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                if attempt == RETRIES:
+                    raise
+                log.warning("batch aborted (%s); retrying (%d/%d)", exc, attempt, RETRIES)
+                await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _process(self, records: Sequence[InputRecord]) -> BatchOutcome:
         decoded = decode_batch(records)
         derived, iata_dead = translate_iata(decoded.accepted)
         if derived:

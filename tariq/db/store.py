@@ -52,9 +52,14 @@ async def lock_entities(conn: asyncpg.Connection, keys: Sequence[str]) -> None:
 
 
 async def insert_journal(conn: asyncpg.Connection, accepted: Sequence[Accepted]) -> set[str]:
-    """Journal the events; returns the ids that were new (the rest are duplicates)."""
+    """Journal the events; returns the ids that were new (the rest are duplicates).
+
+    Rows go in in event_id order: two batches in flight that share duplicated events then
+    wait on each other's unique-index entries in one global order, never in a cycle.
+    """
     if not accepted:
         return set()
+    accepted = sorted(accepted, key=lambda a: a.event.event_id)
     rows = await conn.fetch(
         "INSERT INTO journal (event_id, type, occurred_at, tag, parent_event_id, payload,"
         " source_ref)"
@@ -89,7 +94,10 @@ async def record_duplicates(
             list({d.event.event_id for d in duplicates}),
         )
     }
-    candidates = [d for d in duplicates if originals.get(d.event.event_id) != d.record.source_ref]
+    candidates = sorted(
+        (d for d in duplicates if originals.get(d.event.event_id) != d.record.source_ref),
+        key=lambda d: d.record.source_ref,
+    )
     if not candidates:
         return []
     rows = await conn.fetch(
@@ -109,6 +117,7 @@ async def insert_dead_letters(
     """Keep dead letters once per source; returns those that were new."""
     if not dead:
         return []
+    dead = sorted(dead, key=lambda d: d.source_ref)
     rows = await conn.fetch(
         "INSERT INTO dead_letters (source_ref, reason, raw)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
