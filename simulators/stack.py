@@ -124,6 +124,11 @@ class ProcessReading:
     hwm_mb: float | None  # VmHWM of the root process
 
 
+# PostgreSQL works in forked backends: its tree is the server. Every other process is read
+# alone (the bench's own tree holds the whole stack).
+TREES = frozenset({"postgres"})
+
+
 def read_processes(pids: Mapping[str, int]) -> dict[str, ProcessReading]:
     stats = _all_stats()
     kids = children_map(stats)
@@ -133,7 +138,7 @@ def read_processes(pids: Mapping[str, int]) -> dict[str, ProcessReading]:
             continue
         cpu = 0
         pss_kb = 0
-        for pid in descendants(root, kids):
+        for pid in descendants(root, kids) if name in TREES else [root]:
             if pid in stats:
                 cpu += parse_stat_cpu_ticks(stats[pid])
             rollup = _read(f"/proc/{pid}/smaps_rollup") or ""

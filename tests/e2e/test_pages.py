@@ -432,3 +432,35 @@ async def test_hotel_page_shows_its_own_bags_and_none_of_another_hotel(
 async def _bag_known(api: Api, tag: str) -> bool:
     status, _ = await api.get(f"/api/bags/{tag}")
     return status == 200
+
+
+async def test_operator_page_follows_the_real_stream_for_vehicles_and_alerts(
+    api: Api, service: RunningService, open_page: Callable[..., Awaitable[Watched]]
+) -> None:
+    """The same through the real stack: positions posted to the API move the marker, and
+    a scan of a tag nobody coded raises an `unknown_tag` alert that appears in the list."""
+    await post(api, setup_events())
+    watched = await open_page(f"{service.base_url}/#token={api.token}")
+    page = watched.page
+    await wait_for_live(page)
+
+    def fix(n: int, lat: float, lon: float) -> dict[str, Any]:
+        return {"event_id": f"real-fix-{n}", "type": "vehicle.position", "occurred_at": _at(20 + n),
+                "vehicle_id": "TRK-REAL", "kind": "truck", "lat": lat, "lon": lon}  # fmt: skip
+
+    await post(api, [fix(0, 21.50, 39.30)])
+    await page.wait_for_function(
+        "window.tariq.vehicles.get('TRK-REAL') != null", timeout=15_000
+    )
+    await post(api, [fix(1, 21.52, 39.33)])
+    await page.wait_for_function(
+        "window.tariq.vehicles.get('TRK-REAL')?.lat === 21.52", timeout=15_000
+    )
+
+    stray = {"event_id": "real-stray", "type": "bag.scanned", "occurred_at": _at(30),
+             "tag": "0065999001", "checkpoint": "accepted", "location": "JED"}  # fmt: skip
+    await post(api, [stray])
+    row = page.locator("#alerts [data-alert-id]", has_text="0065999001")
+    await row.first.wait_for(timeout=15_000)
+    assert watched.errors == []
+    assert watched.foreign_requests() == []
