@@ -449,9 +449,7 @@ async def test_operator_page_follows_the_real_stream_for_vehicles_and_alerts(
                 "vehicle_id": "TRK-REAL", "kind": "truck", "lat": lat, "lon": lon}  # fmt: skip
 
     await post(api, [fix(0, 21.50, 39.30)])
-    await page.wait_for_function(
-        "window.tariq.vehicles.get('TRK-REAL') != null", timeout=15_000
-    )
+    await page.wait_for_function("window.tariq.vehicles.get('TRK-REAL') != null", timeout=15_000)
     await post(api, [fix(1, 21.52, 39.33)])
     await page.wait_for_function(
         "window.tariq.vehicles.get('TRK-REAL')?.lat === 21.52", timeout=15_000
