@@ -10,7 +10,6 @@ from datetime import datetime
 import asyncpg
 
 from stream.ingest import Accepted, DeadLetter
-from tariq.events import STAGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,18 +170,7 @@ async def update_scopes(
             [f[2] for f in flat],
         )
     stages = await _stage_counts(conn, scopes)
-    return [
-        ScopeTotals(
-            scope=r["scope"],
-            version=r["version"],
-            processed=r["processed"],
-            duplicates=r["duplicates"],
-            rejected=r["rejected"],
-            clock=r["clock"],
-            stages=stages.get(r["scope"], {}),
-        )
-        for r in rows
-    ]
+    return _totals(rows, stages)
 
 
 async def _stage_counts(
@@ -206,6 +194,10 @@ async def all_scope_totals(conn: asyncpg.Connection) -> list[ScopeTotals]:
     rows = await conn.fetch(
         "SELECT scope, version, processed, duplicates, rejected, clock FROM counters"
     )
+    return _totals(rows, stages)
+
+
+def _totals(rows: Sequence[asyncpg.Record], stages: dict[str, dict[str, int]]) -> list[ScopeTotals]:
     return [
         ScopeTotals(
             scope=r["scope"],
@@ -219,6 +211,3 @@ async def all_scope_totals(conn: asyncpg.Connection) -> list[ScopeTotals]:
         for r in rows
     ]
 
-
-def empty_stage_counts() -> dict[str, int]:
-    return dict.fromkeys(STAGES, 0)

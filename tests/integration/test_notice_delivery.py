@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -23,7 +21,6 @@ from dashboards.notices_api import setup_notice_routes
 from dashboards.security import authenticate
 from tariq.auth import TokenVerifier, create_token
 from tariq.db import create_pool, migrate
-from tariq.local import start_postgres
 from tariq.notices import (
     FAST_SCHEDULE,
     Delivery,
@@ -96,30 +93,16 @@ class Receiver:
         return [r.notice_id for r in self.received if r.status == 200]
 
 
-@pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The machine's PostgreSQL when TARIQ_TEST_DATABASE_URL names it, else an embedded one."""
-    url = os.environ.get("TARIQ_TEST_DATABASE_URL")
-    if url:
-        yield url
-        return
-    server = start_postgres(Path(tmp_path_factory.mktemp("notices-pg")))
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-async def pool(server_url: str) -> AsyncIterator[asyncpg.Pool]:
+async def pool(postgres_server: str) -> AsyncIterator[asyncpg.Pool]:
     name = f"tariq_test_notices_{uuid.uuid4().hex[:10]}"
-    pool = await create_pool(await create_database(server_url, name), max_size=6)
+    pool = await create_pool(await create_database(postgres_server, name), max_size=6)
     try:
         await migrate(pool)
         yield pool
     finally:
         await pool.close()
-        await drop_database(server_url, name)
+        await drop_database(postgres_server, name)
 
 
 @pytest.fixture
