@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from dashboards.keys import LIVE, POOL, PRINCIPAL, PRODUCER
+from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
+from routing.eta import EtaPlanner
 from stream.alerts import ALERT_TYPES
 from stream.ingest import DeadLetter
 from tariq.db import reads, store
@@ -206,3 +208,57 @@ async def list_bags(request: web.Request) -> web.Response:
     filters = {k: request.query[k] for k in BAG_FILTERS if request.query.get(k)}
     async with request.app[POOL].acquire() as conn:
         return json_response(await reads.bags(conn, filters, limit, offset))
+
+
+AIRPORTS = {"JED": (21.679, 39.157), "MED": (24.553, 39.705)}
+
+
+@allow("operator")
+async def get_truck_plan(request: web.Request) -> web.Response:
+    """Trucks for the bags sorted at an airport and not yet loaded: which bags each truck
+    takes, per hotel, and its stops in order (nearest neighbour + 2-opt over road times)."""
+    airport = request.query.get("airport", "JED")
+    if airport not in AIRPORTS:
+        return error(400, "airport must be JED or MED")
+    try:
+        capacity = int(request.query.get("capacity", "200"))
+    except ValueError:
+        return error(400, "capacity must be a whole number of bags")
+    if not 1 <= capacity <= 10_000:
+        return error(400, "capacity must be 1 to 10,000 bags")
+    async with request.app[POOL].acquire() as conn:
+        waiting = await reads.bags_waiting_for_trucks(conn, airport)
+    lanes: dict[str, list[str]] = {}
+    for row in waiting["bags"]:
+        lanes.setdefault(row["hotel_id"], []).append(row["tag"])
+    hotels = waiting["hotels"]
+    planner = await planner_of(request.app)
+    loads = await asyncio.get_running_loop().run_in_executor(
+        None, planner.truck_loads, AIRPORTS[airport], lanes, hotels, capacity
+    )
+    return json_response(
+        {
+            "airport": airport,
+            "capacity": capacity,
+            "bags_waiting": len(waiting["bags"]),
+            "trucks": [
+                {
+                    "truck": load.truck_index,
+                    "stops": list(load.stops),
+                    "bags": {h: list(t) for h, t in load.bags.items()},
+                    "bag_count": sum(len(t) for t in load.bags.values()),
+                    "travel_time_s": round(load.travel_time_s),
+                }
+                for load in loads
+            ],
+            # Hotels with waiting bags but no registered position cannot be routed.
+            "unplanned_hotels": sorted(h for h in lanes if h not in hotels),
+        }
+    )
+
+
+async def planner_of(app: web.Application) -> EtaPlanner:
+    """The road network and planner, loaded once per process off the event loop."""
+    if PLANNER not in app:
+        app[PLANNER] = await asyncio.get_running_loop().run_in_executor(None, EtaPlanner)
+    return app[PLANNER]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 from aiohttp import web
 
+from routing.eta import EtaPlanner
 from tariq.auth import Principal, TokenVerifier
 from tariq.config import Settings
 from tariq.kafka import EventProducer
@@ -22,3 +23,4 @@ PRODUCER = web.AppKey("producer", EventProducer)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 HUB: web.AppKey[FeedHub] = web.AppKey("hub")
 PRINCIPAL = web.RequestKey("principal", Principal)
+PLANNER: web.AppKey[EtaPlanner] = web.AppKey("planner")

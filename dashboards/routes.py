@@ -27,6 +27,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/flights/{flight_id}", api.get_flight)
     app.router.add_get("/api/hotels/{hotel_id}/bags", api.get_hotel_bags)
     app.router.add_get("/api/alerts", api.get_alerts)
+    app.router.add_get("/api/trucks/plan", api.get_truck_plan)
     app.router.add_get("/ws/live", feeds.live_feed)
     app.router.add_get("/ws/hotel", feeds.hotel_feed)
     app.router.add_get("/ws/bus/{vehicle_id}", feeds.bus_feed)

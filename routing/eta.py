@@ -17,7 +17,7 @@ import networkx as nx
 
 from routing.congestion import CongestionModel, timed_route
 from routing.network import NodeIndex, shipped_network
-from routing.trucks import order_stops, travel_time_cost
+from routing.trucks import TruckLoad, order_stops, plan_trucks, travel_time_cost
 
 # 1 Dhul-Qa'dah 1446 (the 2025 season's first arrival day); congestion follows the season.
 SEASON_START = datetime.fromisoformat("2025-04-29T00:00:00+03:00")
@@ -70,6 +70,19 @@ class EtaPlanner:
             stops.extend(PlannedStop(h, eta) for h in sorted(by_node[node]))
             here = node
         return stops
+
+    def truck_loads(
+        self,
+        yard: tuple[float, float],
+        lanes: dict[str, list[str]],
+        hotels: dict[str, tuple[float, float]],
+        capacity: int,
+    ) -> list[TruckLoad]:
+        """Trucks for the bags waiting in the yard by hotel (routing/trucks.py)."""
+        yard_node = self.index.nearest(*yard)
+        hotel_nodes = {h: self.index.nearest(*hotels[h]) for h in lanes if h in hotels}
+        known = {h: tags for h, tags in lanes.items() if h in hotel_nodes}
+        return plan_trucks(self.graph, yard_node, known, hotel_nodes, capacity)
 
     @functools.lru_cache(maxsize=65_536)  # noqa: B019 - one planner lives for the process
     def _path(self, source: str, target: str) -> list[str]:

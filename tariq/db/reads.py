@@ -292,3 +292,23 @@ async def bags(
             for r in rows
         ],
     }
+
+
+async def bags_waiting_for_trucks(conn: asyncpg.Connection, airport: str) -> dict[str, Any]:
+    """Bags sorted at the airport and not on a truck yet, and their hotels' positions."""
+    rows = await conn.fetch(
+        "SELECT tag, hotel_id FROM bags WHERE stage_rank = $1 AND location = $2"
+        " AND hotel_id IS NOT NULL ORDER BY hotel_id, tag",
+        STAGE_RANK["sorted"],
+        airport,
+    )
+    hotel_ids = sorted({r["hotel_id"] for r in rows})
+    hotels = await conn.fetch(
+        "SELECT h.hotel_id, h.lat, h.lon FROM unnest($1::text[]) k(key)"
+        " JOIN hotels h ON h.hotel_id = k.key WHERE h.lat IS NOT NULL",
+        hotel_ids,
+    )
+    return {
+        "bags": [dict(r) for r in rows],
+        "hotels": {h["hotel_id"]: (h["lat"], h["lon"]) for h in hotels},
+    }
