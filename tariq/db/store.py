@@ -210,4 +210,3 @@ def _totals(rows: Sequence[asyncpg.Record], stages: dict[str, dict[str, int]]) -
         )
         for r in rows
     ]
-
