@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 CLIENT_QUEUE = 2_000
 SNAPSHOT_ALERTS = 10_000
+SNAPSHOT_BAGS = 100_000
 
 
 @dataclass(eq=False)
@@ -234,24 +235,9 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
         return error(401, "missing or invalid token")
     if principal.role != "hotel" or principal.hotel_id is None:
         return error(403, "the hotel feed needs a hotel token")
-    rows = await request.app[POOL].fetch(
-        "SELECT b.tag, b.pilgrim_id, b.flight_id, b.stage_rank, b.location, b.updated_at,"
-        " p.group_id FROM bags b LEFT JOIN pilgrims p USING (pilgrim_id)"
-        " WHERE b.hotel_id = $1 ORDER BY b.tag LIMIT 100000",
-        principal.hotel_id,
-    )
-    bags = [
-        {
-            "tag": r["tag"],
-            "pilgrim_id": r["pilgrim_id"],
-            "group_id": r["group_id"],
-            "flight_id": r["flight_id"],
-            "stage": STAGES[r["stage_rank"]],
-            "location": r["location"],
-            "updated_at": r["updated_at"],
-        }
-        for r in rows
-    ]
+    async with request.app[POOL].acquire() as conn:
+        listing = await reads.hotel_bags(conn, principal.hotel_id, SNAPSHOT_BAGS, 0)
+    bags = listing["bags"]
     async with request.app[POOL].acquire() as conn:
         _, alerts = await reads.alerts(
             conn,

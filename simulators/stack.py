@@ -13,7 +13,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -245,33 +244,19 @@ def running_stack(
 ) -> Iterator[Stack]:
     """Start the stack (embedded services in a temp dir when no URLs are set), yield it,
     and stop everything it started, whatever happens."""
-    from tariq.local import start_local_services
-    from tariq.up import _prepare
+    from tariq.up import prepare_service, start_missing_services
 
     settings = load_settings()
     workdir = Path(tempfile.mkdtemp(prefix=f"tariq-{label}-"))
     services = None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        if not (settings.kafka_url and settings.redis_url and settings.database_url):
-            print("starting embedded broker, Redis and PostgreSQL …", file=sys.stderr, flush=True)
-            services = start_local_services(
-                workdir,
-                need_kafka=settings.kafka_url is None,
-                need_redis=settings.redis_url is None,
-                need_postgres=settings.database_url is None,
-            )
-            settings = replace(
-                settings,
-                kafka_url=settings.kafka_url or services.kafka_url,
-                redis_url=settings.redis_url or services.redis_url,
-                database_url=settings.database_url or services.database_url,
-            )
+        settings, services = start_missing_services(settings, workdir)
         # A fresh namespace: topic, consumer groups and Redis keys of this run only. With a
         # shared PostgreSQL the journal is shared too, so event ids must not repeat runs.
         namespace = f"{label}{time.time_ns() % 10**10}"
         settings = replace(settings, data_dir=workdir, namespace=namespace, http_port=_free_port())
-        token = asyncio.run(_prepare(settings))
+        token = asyncio.run(prepare_service(settings))
         child = child_env(settings)
         child["TARIQ_NAMESPACE"] = namespace
         child.update(env or {})

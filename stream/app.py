@@ -16,8 +16,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from stream.consumer import PARENT_HEADER, IngestConsumer
-from stream.ingest import InputRecord
+from stream.consumer import PARENT_HEADER, IngestConsumer, to_record
 from stream.processor import BatchProcessor
 from stream.reconciler import Reconciler
 from tariq.config import Settings
@@ -116,7 +115,7 @@ def create_app(settings: Settings) -> faust.App:
             await ready.wait()
             processor: BatchProcessor = state["processor"]
             async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-                await processor.process([_record(e) for e in events])
+                await processor.process([to_record(e.message) for e in events])
 
     else:
 
@@ -126,20 +125,3 @@ def create_app(settings: Settings) -> faust.App:
             await IngestConsumer(settings, state["processor"].process).run()
 
     return app
-
-
-def _record(event: faust.EventT) -> InputRecord:
-    message = event.message
-    parent = None
-    headers: Any = message.headers or ()
-    for name, value in headers.items() if isinstance(headers, dict) else headers:
-        if name == PARENT_HEADER:
-            parent = value.decode() if isinstance(value, bytes) else str(value)
-    value = message.value
-    return InputRecord(
-        value=value if isinstance(value, bytes) else str(value or "").encode(),
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        parent_event_id=parent,
-    )

@@ -33,8 +33,10 @@ Process = Callable[[Sequence[InputRecord]], Coroutine[Any, Any, Any]]
 
 
 def to_record(message: Any) -> InputRecord:
+    """A Kafka message (aiokafka's, or Faust's for TARIQ_INGEST=faust) as an input record."""
     parent = None
-    for name, value in message.headers or ():
+    headers: Any = message.headers or ()
+    for name, value in headers.items() if isinstance(headers, dict) else headers:
         if name == PARENT_HEADER:
             parent = value.decode() if isinstance(value, bytes) else str(value)
     value = message.value

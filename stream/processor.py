@@ -38,6 +38,7 @@ from tariq.events import (
     VehiclePosition,
     event_from_object,
     partition_key,
+    rfc3339,
 )
 from tariq.live import LiveMirror
 from tariq.notices import Notice, bags_delivered, enqueue_notices, notice_as_dict
@@ -237,12 +238,8 @@ def vehicle_view(vehicle: VehicleState) -> dict[str, Any]:
         "lon": vehicle.lon,
         "speed_kmh": vehicle.speed_kmh,
         "heading": vehicle.heading,
-        "at": _iso(vehicle.at),
+        "at": rfc3339(vehicle.at),
     }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _bag_change(state: Any, group_id: str | None) -> dict[str, Any]:
@@ -254,5 +251,5 @@ def _bag_change(state: Any, group_id: str | None) -> dict[str, Any]:
         "hotel_id": state.hotel_id,
         "flight_id": state.flight_id,
         "pilgrim_id": state.pilgrim_id,
-        "updated_at": _iso(state.updated_at),
+        "updated_at": rfc3339(state.updated_at),
     }

@@ -222,6 +222,11 @@ def _reason(message: str) -> str:
     return message
 
 
+def rfc3339(value: datetime | None) -> str | None:
+    """A time as the contract writes it (RFC 3339, `Z` for UTC)."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
 def partition_key(event: AnyEvent) -> str:
     """The key an event is published under: bag events by tag, others by their main id.
 

@@ -8,14 +8,13 @@ when two workers finish batches of the same partition out of order (a rebalance)
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 
 from tariq.db.store import ScopeTotals
-from tariq.events import STAGES
+from tariq.events import STAGES, rfc3339
 
 _SET_IF_NEWER = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
@@ -27,10 +26,6 @@ return 1
 """
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def totals_payload(totals: ScopeTotals) -> dict[str, Any]:
     return {
         "scope": totals.scope,
@@ -38,7 +33,7 @@ def totals_payload(totals: ScopeTotals) -> dict[str, Any]:
         "processed": totals.processed,
         "duplicates": totals.duplicates,
         "rejected": totals.rejected,
-        "clock": _iso(totals.clock),
+        "clock": rfc3339(totals.clock),
         "stages": totals.stages,
     }
 

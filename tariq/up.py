@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -22,7 +23,7 @@ from tariq.commands import (
 from tariq.config import Settings
 
 
-async def _prepare(settings: Settings) -> str:
+async def prepare_service(settings: Settings) -> str:
     """Topics and schema in place, and an operator token to print."""
     from tariq.auth import create_token
     from tariq.db import create_pool, migrate
@@ -37,6 +38,29 @@ async def _prepare(settings: Settings) -> str:
         await pool.close()
 
 
+def start_missing_services(settings: Settings, data_dir: Path) -> tuple[Settings, Any]:
+    """Start embedded servers for the URLs not configured; returns the settings with all
+    three URLs and the running services (None when all were configured)."""
+    if settings.kafka_url and settings.redis_url and settings.database_url:
+        return settings, None
+    from tariq.local import start_local_services
+
+    print(f"starting embedded infrastructure in {data_dir} …", file=sys.stderr, flush=True)
+    services = start_local_services(
+        data_dir,
+        need_kafka=settings.kafka_url is None,
+        need_redis=settings.redis_url is None,
+        need_postgres=settings.database_url is None,
+    )
+    settings = replace(
+        settings,
+        kafka_url=settings.kafka_url or services.kafka_url,
+        redis_url=settings.redis_url or services.redis_url,
+        database_url=settings.database_url or services.database_url,
+    )
+    return settings, services
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -48,23 +72,8 @@ def run_up(settings: Settings, *, demo: bool, demo_speed: float | None, port: in
     services: Any = None
     children: list[subprocess.Popen[bytes]] = []
     try:
-        if not (settings.kafka_url and settings.redis_url and settings.database_url):
-            from tariq.local import start_local_services
-
-            print(f"starting embedded infrastructure in {settings.data_dir} …", flush=True)
-            services = start_local_services(
-                settings.data_dir,
-                need_kafka=settings.kafka_url is None,
-                need_redis=settings.redis_url is None,
-                need_postgres=settings.database_url is None,
-            )
-            settings = replace(
-                settings,
-                kafka_url=settings.kafka_url or services.kafka_url,
-                redis_url=settings.redis_url or services.redis_url,
-                database_url=settings.database_url or services.database_url,
-            )
-        token = asyncio.run(_prepare(settings))
+        settings, services = start_missing_services(settings, settings.data_dir)
+        token = asyncio.run(prepare_service(settings))
         env = child_env(settings)
         children.append(spawn(["worker"], env))
         web = spawn(["web"], env)
