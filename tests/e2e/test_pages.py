@@ -277,14 +277,17 @@ async def test_operator_page_moves_vehicles_and_lists_alerts(
     )
     after = await page.evaluate("window.tariq.layer.pointOf('T-0001')")
     assert after["x"] > before["x"] and after["y"] < before["y"]  # east and north on screen
-    # The canvas holds the truck's colour at its new place (on_trip is blue).
-    pixel = await page.evaluate(
-        """([x, y]) => { const c = document.querySelector('canvas.vehicle-canvas');
+    # The canvas holds the truck's colour at its new place (on_trip is blue) once the layer
+    # has painted: it draws on the next animation frame, so wait for it rather than race.
+    pixel_at = """([x, y]) => { const c = document.querySelector('canvas.vehicle-canvas');
         const r = window.devicePixelRatio || 1;
-        return Array.from(c.getContext('2d').getImageData(x * r, y * r, 1, 1).data); }""",
-        [after["x"], after["y"]],
+        return Array.from(c.getContext('2d').getImageData(x * r, y * r, 1, 1).data); }"""
+    await page.wait_for_function(
+        f"(p) => {{ const d = ({pixel_at})(p); return d[0] === 0x1F && d[1] === 0x7A"
+        " && d[2] === 0xE0 && d[3] > 0; }",
+        arg=[after["x"], after["y"]],
+        timeout=5_000,
     )
-    assert pixel[:3] == [0x1F, 0x7A, 0xE0] and pixel[3] > 0
 
     # An alert raised appears in the list; the filter hides it; a click focuses it.
     player.send({"kind": "alerts", "alerts": [
