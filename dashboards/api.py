@@ -13,10 +13,10 @@ from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
-from stream.alerts import ALERT_TYPES
-from stream.ingest import DeadLetter
-from tariq.db import reads, store
-from tariq.events import InvalidEvent, decode_event, event_from_object, partition_key
+from tariq.adapters.db import reads, store
+from tariq.domain.alerts import ALERT_TYPES
+from tariq.domain.events import InvalidEvent, decode_event, event_from_object, partition_key
+from tariq.domain.records import DeadLetter
 
 MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 1_000

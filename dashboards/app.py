@@ -11,11 +11,11 @@ from dashboards.feeds import FeedHub
 from dashboards.keys import HUB, LIVE, POOL, PRODUCER, SETTINGS, VERIFIER
 from dashboards.routes import setup_routes
 from dashboards.security import authenticate
-from tariq.auth import TokenVerifier
+from tariq.adapters.db import create_pool, migrate
+from tariq.adapters.db.tokens import TokenVerifier
+from tariq.adapters.kafka import EventProducer, ensure_topics
+from tariq.adapters.live import LiveMirror
 from tariq.config import Settings
-from tariq.db import create_pool, migrate
-from tariq.kafka import EventProducer, ensure_topics
-from tariq.live import LiveMirror
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from dashboards.keys import HUB, POOL, VERIFIER
 from dashboards.responses import dumps, error
-from stream.alerts import ALERT_TYPES
-from tariq.db import reads
-from tariq.events import STAGES
-from tariq.live import LiveMirror, aggregate_summary
-from tariq.notices import fetch_notices
+from tariq.adapters.db import reads
+from tariq.adapters.db.outbox import fetch_notices
+from tariq.adapters.live import LiveMirror, aggregate_summary
+from tariq.domain.alerts import ALERT_TYPES
+from tariq.domain.events import STAGES
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,11 @@ import asyncpg
 from aiohttp import web
 
 from routing.eta import EtaPlanner
-from tariq.auth import Principal, TokenVerifier
+from tariq.adapters.db.tokens import TokenVerifier
+from tariq.adapters.kafka import EventProducer
+from tariq.adapters.live import LiveMirror
 from tariq.config import Settings
-from tariq.kafka import EventProducer
-from tariq.live import LiveMirror
+from tariq.domain.tokens import Principal
 
 if TYPE_CHECKING:
     from dashboards.feeds import FeedHub

@@ -12,7 +12,7 @@ from dashboards.api import page
 from dashboards.keys import POOL, PRINCIPAL
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
-from tariq import notices
+from tariq.adapters.db import outbox
 
 MAX_URL_CHARS = 2_048
 MAX_SECRET_CHARS = 1_024
@@ -46,7 +46,7 @@ async def put_webhook(request: web.Request) -> web.Response:
     problem = webhook_problem(body)
     if problem is not None:
         return error(400, problem)
-    await notices.set_webhook(request.app[POOL], hotel_id, body["url"], body["secret"])
+    await outbox.set_webhook(request.app[POOL], hotel_id, body["url"], body["secret"])
     # The secret is never echoed back.
     return json_response({"hotel_id": hotel_id, "url": body["url"]})
 
@@ -57,7 +57,7 @@ async def get_notices(request: web.Request) -> web.Response:
     if not may_see_hotel(request[PRINCIPAL], hotel_id):
         return error(403, "a hotel token sees only its own hotel's notices")
     limit, offset = page(request)
-    total, items = await notices.fetch_notices(request.app[POOL], hotel_id, limit, offset)
+    total, items = await outbox.fetch_notices(request.app[POOL], hotel_id, limit, offset)
     return json_response(
         {"hotel_id": hotel_id, "total": total, "limit": limit, "offset": offset, "notices": items}
     )

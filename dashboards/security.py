@@ -9,7 +9,7 @@ from aiohttp import web
 
 from dashboards.keys import PRINCIPAL, VERIFIER
 from dashboards.responses import error
-from tariq.auth import Principal
+from tariq.domain.tokens import Principal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -41,7 +41,7 @@ from simulators.stack import (
     percentiles,
     running_stack,
 )
-from tariq.kafka import EventProducer
+from tariq.adapters.kafka import EventProducer
 
 SUMMARY_EVERY_S = 0.25
 
@@ -103,7 +103,7 @@ def scenario(scale: str, seed: int, pilgrims: int | None, data: Path) -> tuple[P
 
 
 def load_lines(path: Path) -> list[Line]:
-    from tariq.replay import read_lines
+    from tariq.services.replay import read_lines
 
     with tqdm(desc="reading", unit="line", unit_scale=True) as bar:
         lines = []

@@ -38,8 +38,8 @@ from simulators.stack import (
     wait_counted,
     wait_judged,
 )
+from tariq.adapters.kafka import EventProducer, bootstrap_servers
 from tariq.config import load_settings
-from tariq.kafka import EventProducer, bootstrap_servers
 
 Line = tuple[bytes | None, bytes]
 SEND_CHUNK = 10_000
@@ -51,7 +51,7 @@ def day_head(n: int, seed: int = 1) -> list[Line]:
     from simulators.faults import FaultRates
     from simulators.generate import generate
     from simulators.season import build_schedule
-    from tariq.replay import read_lines
+    from tariq.services.replay import read_lines
 
     scale = "day" if n <= 350_000 else "week"
     with tempfile.TemporaryDirectory(prefix="tariq-bench-day-") as tmp:
@@ -285,7 +285,7 @@ async def _naive_run(
 
 def run_naive(lines: Sequence[Line]) -> dict[str, Any]:
     """The naive app on its own broker (or TARIQ_KAFKA_URL) and a fresh topic."""
-    from tariq.local import start_local_services
+    from tariq.adapters.embedded import start_local_services
 
     settings = load_settings()
     workdir = Path(tempfile.mkdtemp(prefix="tariq-naive-"))
@@ -315,7 +315,7 @@ def run_naive(lines: Sequence[Line]) -> dict[str, Any]:
         return asyncio.run(_naive_run(kafka_url, topic, lines, progress, proc.pid))
     finally:
         if proc is not None:
-            from tariq.commands import stop_process
+            from tariq.services.launch import stop_process
 
             stop_process(proc)
         if services is not None:

@@ -154,8 +154,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.send:
         import asyncio
 
-        from tariq.commands import resolved_settings
-        from tariq.replay import replay
+        from tariq.services.launch import resolved_settings
+        from tariq.services.replay import replay
 
         settings = resolved_settings()
         settings.require_urls()

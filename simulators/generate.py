@@ -26,7 +26,7 @@ from simulators.oracle import Oracle, OracleResult, Thresholds
 from simulators.plates import LicensePlates
 from simulators.season import FlightPlan, Hotel, Schedule, flight_rng, plan_flight
 from simulators.track import AIRPORTS, Fix, distance_m, parked, straight_track
-from tariq.events import decode_event
+from tariq.domain.events import decode_event
 
 Event = dict[str, Any]
 HOUR: Final = 3_600

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from simulators.track import AIRPORTS, distance_m
-from tariq.events import (
+from tariq.domain.events import (
     STAGE_RANK,
     AnyEvent,
     BagCoded,

@@ -23,8 +23,8 @@ from typing import Any
 
 import aiohttp
 
-from tariq.commands import child_env, spawn, stop_process, wait_healthy
 from tariq.config import Settings, load_settings
+from tariq.services.launch import child_env, spawn, stop_process, wait_healthy
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -244,7 +244,7 @@ def running_stack(
 ) -> Iterator[Stack]:
     """Start the stack (embedded services in a temp dir when no URLs are set), yield it,
     and stop everything it started, whatever happens."""
-    from tariq.up import prepare_service, start_missing_services
+    from tariq.services.launch import prepare_service, start_missing_services
 
     settings = load_settings()
     workdir = Path(tempfile.mkdtemp(prefix=f"tariq-{label}-"))

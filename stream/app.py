@@ -17,12 +17,12 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from stream.consumer import PARENT_HEADER, IngestConsumer, to_record
-from stream.processor import BatchProcessor
+from stream.delivery import deliver_forever
+from stream.ingest import BatchProcessor
 from stream.reconciler import Reconciler
+from tariq.adapters.db import create_pool, migrate, store
+from tariq.adapters.live import LiveMirror
 from tariq.config import Settings
-from tariq.db import create_pool, migrate, store
-from tariq.live import LiveMirror
-from tariq.notices import deliver_forever
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from stream.ingest import InputRecord
+from tariq.adapters.kafka import bootstrap_servers
 from tariq.config import Settings
-from tariq.kafka import bootstrap_servers
+from tariq.domain.records import InputRecord
 
 log = logging.getLogger(__name__)
 

@@ -1,189 +1,256 @@
-"""What one batch of input messages means, pure: decoding, dead letters, duplicates
-within the batch, and the bag state changes. The I/O around it is in stream/processor.py.
+"""The stream's service layer: one batch of input messages in, exact effects out.
+
+Per batch: decode (bad input → dead letters), translate IATA messages into derived
+events (republished under their own keys), then one PostgreSQL transaction journals the
+events (the unique `event_id` makes duplicates and redeliveries change nothing), folds
+the new bag events into bag state, and updates the counters; after commit the live
+mirror in Redis is updated and the changes are announced.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Final
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from stream.bags import BagState
-from stream.entities import FlightState, HotelState, PilgrimState, VehicleState
-from tariq.events import (
-    AnyEvent,
-    BagCoded,
+import asyncpg
+import orjson
+
+from tagging.iata import IataParseError, translate
+from tariq.adapters.db import states, store
+from tariq.adapters.db.outbox import enqueue_notices
+from tariq.adapters.live import LiveMirror
+from tariq.domain.entities import VehicleState
+from tariq.domain.events import (
     BagScanned,
-    FlightArrived,
-    FlightDeparted,
-    FlightScheduled,
-    HotelRegistered,
+    IataMessage,
     InvalidEvent,
-    PilgrimArrived,
-    PilgrimBoarded,
-    PilgrimBusBoarded,
-    PilgrimHotelArrived,
-    PilgrimRegistered,
     VehiclePosition,
-    decode_event,
+    event_from_object,
+    partition_key,
+    rfc3339,
+)
+from tariq.domain.notices import Notice, bags_delivered, notice_as_dict
+from tariq.domain.records import (
+    Accepted,
+    DeadLetter,
+    InputRecord,
+    child_event_id,
+    decode_batch,
+    fold,
+    touched_entities,
 )
 
+log = logging.getLogger(__name__)
+RETRIES = 5
 
-@dataclass(frozen=True, slots=True)
-class InputRecord:
-    """One message of the input topic, with where it came from."""
-
-    value: bytes
-    topic: str
-    partition: int
-    offset: int
-    # Set on events the service derived itself (from an `iata.message`).
-    parent_event_id: str | None = None
-
-    @property
-    def source_ref(self) -> str:
-        return f"kafka:{self.topic}:{self.partition}:{self.offset}"
-
-    @property
-    def scope(self) -> str:
-        return f"p{self.partition}"
+# Publishes derived events: (key, value, parent_event_id) triples.
+Republish = Callable[[Sequence[tuple[str, bytes, str]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
-    source_ref: str
-    scope: str
-    reason: str
-    raw: bytes
+class BatchOutcome:
+    processed: int
+    duplicates: int
+    rejected: int
+    bags_changed: int
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    record: InputRecord
-    event: AnyEvent
-
-
-@dataclass(slots=True)
-class DecodedBatch:
-    accepted: list[Accepted] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-
-
-def decode_batch(records: Iterable[InputRecord]) -> DecodedBatch:
-    """Split records into valid events and dead letters; nothing is dropped."""
-    batch = DecodedBatch()
-    for record in records:
-        try:
-            event = decode_event(record.value)
-        except InvalidEvent as exc:
-            batch.dead.append(DeadLetter(record.source_ref, record.scope, str(exc), record.value))
-            continue
-        batch.accepted.append(Accepted(record, event))
-    return batch
-
-
-def child_event_id(parent_event_id: str, index: int) -> str:
-    """A stable id for the index-th event derived from a parent event (at most 64 chars)."""
-    candidate = f"{parent_event_id}/{index}"
-    if len(candidate) <= 64:
-        return candidate
-    digest = hashlib.sha256(candidate.encode()).hexdigest()[:48]
-    return f"derived-{digest}"
-
-
-def latest_time(events: Iterable[AnyEvent]) -> datetime | None:
-    return max((e.occurred_at for e in events), default=None)
-
-
-# ---- folding a batch into entity states ---------------------------------------------------
-
-ENTITY_KINDS: Final = ("bag", "flight", "pilgrim", "hotel", "vehicle")
-_ENTITY_OF: Final[dict[type, tuple[str, str]]] = {
-    BagCoded: ("bag", "tag"),
-    BagScanned: ("bag", "tag"),
-    FlightScheduled: ("flight", "flight_id"),
-    FlightDeparted: ("flight", "flight_id"),
-    FlightArrived: ("flight", "flight_id"),
-    PilgrimRegistered: ("pilgrim", "pilgrim_id"),
-    PilgrimBoarded: ("pilgrim", "pilgrim_id"),
-    PilgrimArrived: ("pilgrim", "pilgrim_id"),
-    PilgrimBusBoarded: ("pilgrim", "pilgrim_id"),
-    PilgrimHotelArrived: ("pilgrim", "pilgrim_id"),
-    HotelRegistered: ("hotel", "hotel_id"),
-    VehiclePosition: ("vehicle", "vehicle_id"),
-}
-_NEW_STATE: Final[dict[str, Callable[[str], Any]]] = {
-    "bag": BagState,
-    "flight": FlightState,
-    "pilgrim": PilgrimState,
-    "hotel": HotelState,
-    "vehicle": VehicleState,
-}
-
-
-def entity_of(event: AnyEvent) -> tuple[str, str] | None:
-    """(kind, id) of the entity an event changes; None for `iata.message`."""
-    found = _ENTITY_OF.get(type(event))
-    return (found[0], getattr(event, found[1])) if found else None
-
-
-def touched_entities(events: Iterable[AnyEvent]) -> dict[str, set[str]]:
-    touched: dict[str, set[str]] = {kind: set() for kind in ENTITY_KINDS}
-    for event in events:
-        entity = entity_of(event)
-        if entity:
-            touched[entity[0]].add(entity[1])
-    return touched
-
-
-@dataclass(slots=True)
-class Folded:
-    changed: dict[str, dict[str, Any]]  # kind → id → state, for the entities that changed
-    stage_delta: dict[str, dict[str, int]]  # scope → stage → change in bags
-    dirty: set[tuple[str, str]]  # what the reconciler must judge again
-
-
-def fold(states: dict[str, dict[str, Any]], accepted: Sequence[Accepted]) -> Folded:
-    """Apply fresh events to the loaded states (missing ones are created).
-
-    Bag stage moves are charged to the scope of the event that made them; only the sum
-    over scopes is ever shown.
-    """
-    # The stage each bag is counted under in the totals (a new bag is counted nowhere).
-    counted: dict[str, str | None] = {tag: bag.stage for tag, bag in states["bag"].items()}
-    before_vehicle = {
-        **{("bag", t): b.truck_vehicle_id for t, b in states["bag"].items()},
-        **{("pilgrim", p): s.bus_vehicle_id for p, s in states["pilgrim"].items()},
-    }
-    changed: dict[str, dict[str, Any]] = {kind: {} for kind in ENTITY_KINDS}
-    stage_delta: dict[str, Counter[str]] = {}
-    dirty: set[tuple[str, str]] = set()
+def translate_iata(
+    accepted: Sequence[Accepted],
+) -> tuple[list[tuple[str, bytes, str]], list[DeadLetter]]:
+    """The contract events each `iata.message` means, or a dead letter with the reason."""
+    derived: list[tuple[str, bytes, str]] = []
+    dead: list[DeadLetter] = []
     for item in accepted:
-        entity = entity_of(item.event)
-        if entity is None:
+        event = item.event
+        if not isinstance(event, IataMessage):
             continue
-        kind, key = entity
-        state = states[kind].get(key)
-        if state is None:
-            state = states[kind][key] = _NEW_STATE[kind](key)
-        state.apply(item.event)
-        changed[kind][key] = state
-        if kind != "hotel":
-            dirty.add((kind, key))
-        if kind == "bag" and state.stage != counted.get(key):
-            delta = stage_delta.setdefault(item.record.scope, Counter())
-            old = counted.get(key)
-            if old is not None:
-                delta[old] -= 1
-            delta[state.stage] += 1
-            counted[key] = state.stage
-    for kind, attribute in (("bag", "truck_vehicle_id"), ("pilgrim", "bus_vehicle_id")):
-        for key, state in changed[kind].items():
-            # Loading or unloading changes what a vehicle carries: judge it again.
-            for vehicle in (before_vehicle.get((kind, key)), getattr(state, attribute)):
-                if vehicle:
-                    dirty.add(("vehicle", vehicle))
-    return Folded(changed, {s: dict(d) for s, d in stage_delta.items()}, dirty)
+        occurred_at = event.occurred_at.isoformat().replace("+00:00", "Z")
+        try:
+            payloads = translate(event.text, occurred_at=occurred_at)
+            children = []
+            for index, payload in enumerate(payloads):
+                body = {**payload, "event_id": child_event_id(event.event_id, index)}
+                body.setdefault("occurred_at", occurred_at)
+                if event.source:
+                    body["source"] = event.source
+                child = event_from_object(body)
+                children.append((partition_key(child), orjson.dumps(body), event.event_id))
+        except (IataParseError, InvalidEvent) as exc:
+            dead.append(
+                DeadLetter(
+                    item.record.source_ref,
+                    item.record.scope,
+                    f"unparseable IATA message: {exc}",
+                    item.record.value,
+                )
+            )
+            continue
+        derived.extend(children)
+    return derived, dead
+
+
+class BatchProcessor:
+    def __init__(self, pool: asyncpg.Pool, live: LiveMirror, republish: Republish) -> None:
+        self.pool = pool
+        self.live = live
+        self.republish = republish
+
+    async def process(self, records: Sequence[InputRecord]) -> BatchOutcome:
+        """Process a batch; a transaction PostgreSQL aborted (a deadlock between batches in
+        flight, a serialization failure) rolled back whole, so it is simply run again."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return await self._process(records)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                if attempt == RETRIES:
+                    raise
+                log.warning("batch aborted (%s); retrying (%d/%d)", exc, attempt, RETRIES)
+                await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _process(self, records: Sequence[InputRecord]) -> BatchOutcome:
+        decoded = decode_batch(records)
+        derived, iata_dead = translate_iata(decoded.accepted)
+        if derived:
+            # Before the parents are journaled: if we crash in between, the redelivered
+            # parents publish the same derived ids again, which the journal drops.
+            await self.republish(derived)
+        dead = decoded.dead + iata_dead
+        dead_refs = {d.source_ref for d in iata_dead}
+        accepted = [a for a in decoded.accepted if a.record.source_ref not in dead_refs]
+
+        # Duplicates inside the batch: the first copy is the event, the rest duplicates.
+        first: dict[str, Accepted] = {}
+        repeats: list[Accepted] = []
+        for item in accepted:
+            if item.event.event_id in first:
+                repeats.append(item)
+            else:
+                first[item.event.event_id] = item
+        unique = list(first.values())
+        scopes = {r.scope for r in records}
+
+        async with self.pool.acquire() as conn, conn.transaction():
+            new_ids = await store.insert_journal(conn, unique)
+            fresh = [a for a in unique if a.event.event_id in new_ids]
+            seen_before = [a for a in unique if a.event.event_id not in new_ids]
+            true_duplicates = await store.record_duplicates(conn, seen_before + repeats)
+            new_dead = await store.insert_dead_letters(conn, dead)
+
+            touched = touched_entities(a.event for a in fresh)
+            await store.lock_entities(
+                conn, [f"{kind}:{key}" for kind, keys in touched.items() for key in keys]
+            )
+            loaded = {
+                kind: await states.load(conn, TABLES[kind], sorted(keys))
+                for kind, keys in touched.items()
+            }
+            folded = fold(loaded, fresh)
+            for kind, changed in folded.changed.items():
+                await states.save(conn, TABLES[kind], list(changed.values()))
+            await states.insert_fixes(
+                conn,
+                [
+                    (e.vehicle_id, e.occurred_at, e.event_id, e.lat, e.lon)
+                    for e in (a.event for a in fresh)
+                    if isinstance(e, VehiclePosition)
+                ],
+            )
+            await states.mark_dirty(conn, folded.dirty)
+            notices = await enqueue_notices(conn, delivery_notices(fresh, folded.changed["bag"]))
+            # The feeds show each changed bag with its pilgrim's group.
+            groups = await states.pilgrim_groups(
+                conn, sorted({b.pilgrim_id for b in folded.changed["bag"].values() if b.pilgrim_id})
+            )
+
+            changes: dict[str, store.ScopeChange] = {s: store.ScopeChange() for s in scopes}
+            for a in fresh:
+                change = changes[a.record.scope]
+                if a.record.parent_event_id is None:
+                    change.processed += 1
+                if change.clock is None or a.event.occurred_at > change.clock:
+                    change.clock = a.event.occurred_at
+            for a in true_duplicates:
+                if a.record.parent_event_id is None:
+                    changes[a.record.scope].duplicates += 1
+            for d in new_dead:
+                changes[d.scope].rejected += 1
+            # Last, and held only until commit: the counter rows of the batch's partitions,
+            # so their versions grow in commit order while batches otherwise overlap.
+            await store.lock_scopes(conn, sorted(scopes))
+            totals = await store.update_scopes(conn, changes, folded.stage_delta)
+
+        bags = folded.changed["bag"]
+        vehicles = folded.changed["vehicle"]
+        await self.live.publish_batch(
+            totals,
+            [_bag_change(bag, groups.get(bag.pilgrim_id or "")) for bag in bags.values()],
+            [vehicle_view(v) for v in vehicles.values()],
+        )
+        if notices:
+            await self.live.publish_notices([notice_as_dict(n) for n in notices])
+        processed = sum(c.processed for c in changes.values())
+        return BatchOutcome(processed, len(true_duplicates), len(new_dead), len(bags))
+
+
+def delivery_notices(fresh: Sequence[Accepted], bags: dict[str, Any]) -> list[Notice]:
+    """One `bags_delivered` notice per hotel for the delivery scans new in this batch."""
+    by_hotel: dict[str, list[BagScanned]] = defaultdict(list)
+    for item in fresh:
+        event = item.event
+        if isinstance(event, BagScanned) and event.checkpoint == "delivered":
+            by_hotel[event.location].append(event)
+    notices = []
+    for hotel, scans in sorted(by_hotel.items()):
+        trucks = {bags[s.tag].truck_vehicle_id for s in scans if s.tag in bags}
+        notices.append(
+            bags_delivered(
+                hotel_id=hotel,
+                tags=[s.tag for s in scans],
+                event_ids=[s.event_id for s in scans],
+                occurred_at=max(s.occurred_at for s in scans),
+                vehicle_id=trucks.pop() if len(trucks) == 1 else None,
+            )
+        )
+    return notices
+
+
+TABLES = {
+    "bag": states.BAGS,
+    "flight": states.FLIGHTS,
+    "pilgrim": states.PILGRIMS,
+    "hotel": states.HOTELS,
+    "vehicle": states.VEHICLES,
+}
+
+
+def vehicle_view(vehicle: VehicleState) -> dict[str, Any]:
+    """A vehicle's position as the live feed shows it (docs/feeds.md); its status comes
+    from the reconciler's judgement, sent separately."""
+    return {
+        "vehicle_id": vehicle.vehicle_id,
+        "kind": vehicle.kind,
+        "lat": vehicle.lat,
+        "lon": vehicle.lon,
+        "speed_kmh": vehicle.speed_kmh,
+        "heading": vehicle.heading,
+        "at": rfc3339(vehicle.at),
+    }
+
+
+def _bag_change(state: Any, group_id: str | None) -> dict[str, Any]:
+    return {
+        "group_id": group_id,
+        "tag": state.tag,
+        "stage": state.stage,
+        "location": state.location,
+        "hotel_id": state.hotel_id,
+        "flight_id": state.flight_id,
+        "pilgrim_id": state.pilgrim_id,
+        "updated_at": rfc3339(state.updated_at),
+    }

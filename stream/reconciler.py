@@ -24,11 +24,12 @@ import asyncpg
 import orjson
 
 from routing.eta import Destination, EtaPlanner
-from stream.alerts import Alert, Carried, Fix, carried_by, judge_bag, judge_vehicle
+from tariq.adapters.db import states
+from tariq.adapters.db.outbox import enqueue_notices
+from tariq.adapters.live import LiveMirror
 from tariq.config import AlertThresholds
-from tariq.db import states
-from tariq.live import LiveMirror
-from tariq.notices import Notice, bags_en_route, enqueue_notices, notice_as_dict
+from tariq.domain.alerts import Alert, Carried, Fix, carried_by, judge_bag, judge_vehicle
+from tariq.domain.notices import Notice, bags_en_route, notice_as_dict
 
 log = logging.getLogger(__name__)
 

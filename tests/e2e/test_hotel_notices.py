@@ -14,7 +14,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tariq.notices import verify
+from tariq.domain.notices import verify
 from tests.e2e.test_replay_exact import settle
 from tests.support.service import Api, RunningService, free_port, wait_until
 

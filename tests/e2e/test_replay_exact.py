@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tariq.config import load_settings
-from tariq.replay import replay
+from tariq.services.replay import replay
 from tests.support.infra import Isolated
 from tests.support.scenario import bag_scenario
 from tests.support.service import Api, wait_until

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tariq.config import load_settings
-from tariq.replay import replay
+from tariq.services.replay import replay
 from tests.support.infra import Isolated
 from tests.support.service import Api, RunningService, wait_until
 from tests.support.simulated import caught_up, simulate

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tariq.config import load_settings
-from tariq.replay import replay
+from tariq.services.replay import replay
 from tests.e2e.test_replay_exact import check_bags, settle
 from tests.support.infra import Isolated
 from tests.support.scenario import bag_scenario

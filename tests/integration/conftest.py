@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tariq.local import start_postgres, start_redis
+from tariq.adapters.embedded import start_postgres, start_redis
 from tests.support.infra import create_database, drop_database
 
 

@@ -18,8 +18,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tariq import local
-from tariq.local import (
+from tariq.adapters import embedded as local
+from tariq.adapters.embedded import (
     LocalServices,
     LocalServicesError,
     find_running_services,
@@ -191,7 +191,7 @@ _OWNER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from tariq.local import start_local_services
+    from tariq.adapters.embedded import start_local_services
     services = start_local_services(Path(sys.argv[1]))
     print(json.dumps(services.pids), flush=True)
     while True:

@@ -19,18 +19,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from dashboards.keys import POOL, VERIFIER
 from dashboards.notices_api import setup_notice_routes
 from dashboards.security import authenticate
-from tariq.auth import TokenVerifier, create_token
-from tariq.db import create_pool, migrate
-from tariq.notices import (
+from stream.delivery import Delivery, deliver_forever, deliver_once
+from tariq.adapters.db import create_pool, migrate
+from tariq.adapters.db.outbox import enqueue_notices, set_webhook
+from tariq.adapters.db.tokens import TokenVerifier, create_token
+from tariq.domain.notices import (
     FAST_SCHEDULE,
-    Delivery,
     Notice,
     bags_delivered,
     bags_en_route,
-    deliver_forever,
-    deliver_once,
-    enqueue_notices,
-    set_webhook,
     verify,
 )
 from tests.support.infra import create_database, drop_database

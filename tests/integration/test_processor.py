@@ -8,10 +8,10 @@ import uuid
 import orjson
 import pytest
 
-from stream.ingest import InputRecord
-from stream.processor import BatchProcessor
-from tariq.db import create_pool, migrate
-from tariq.live import LiveMirror
+from stream.ingest import BatchProcessor
+from tariq.adapters.db import create_pool, migrate
+from tariq.adapters.live import LiveMirror
+from tariq.domain.records import InputRecord
 
 pytestmark = pytest.mark.integration
 

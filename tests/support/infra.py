@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from tariq.local import ServerProcess, start_broker, start_postgres, start_redis
+from tariq.adapters.embedded import ServerProcess, start_broker, start_postgres, start_redis
 
 
 @dataclass

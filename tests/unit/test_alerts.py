@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulators.oracle import judge as oracle_judge
-from stream.memory import reconcile
 from tariq.config import AlertThresholds
-from tariq.events import AnyEvent, event_from_object
+from tariq.domain.events import AnyEvent, event_from_object
+from tariq.domain.memory import reconcile
 
 T0 = datetime(2026, 5, 18, 0, 0, tzinfo=UTC)
 TH = AlertThresholds()
@@ -279,6 +279,6 @@ def test_the_stream_rules_agree_with_the_independent_oracle(data: st.DataObject)
     ],
 )
 def test_every_alert_type_has_a_rule(kind: str) -> None:
-    from stream.alerts import ALERT_TYPES
+    from tariq.domain.alerts import ALERT_TYPES
 
     assert kind in ALERT_TYPES

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream.bags import BagState
-from stream.ingest import Accepted, InputRecord, fold
-from tariq.events import CHECKPOINTS, BagCoded, BagScanned
+from tariq.domain.bags import BagState
+from tariq.domain.events import CHECKPOINTS, BagCoded, BagScanned
+from tariq.domain.records import Accepted, InputRecord, fold
 
 T0 = datetime(2026, 5, 18, 4, 0, tzinfo=UTC)
 TAG = "0065000001"

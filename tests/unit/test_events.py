@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tariq.events import (
+from tariq.domain.events import (
     EVENT_TYPES,
     BagScanned,
     InvalidEvent,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from stream.ingest import InputRecord, child_event_id, decode_batch
+from tariq.domain.records import InputRecord, child_event_id, decode_batch
 
 GOOD = orjson.dumps(
     {
@@ -17,15 +17,15 @@ GOOD = orjson.dumps(
 
 
 def record(value: bytes, offset: int) -> InputRecord:
-    return InputRecord(value=value, topic="tariq.events", partition=2, offset=offset)
+    return InputRecord(value=value, topic="tariq.domain.events", partition=2, offset=offset)
 
 
 def test_bad_messages_become_dead_letters_with_their_source_and_reason() -> None:
     batch = decode_batch([record(GOOD, 0), record(b"\xff\xfe", 1), record(b"[1]", 2)])
     assert [a.event.event_id for a in batch.accepted] == ["f1"]
     assert [d.source_ref for d in batch.dead] == [
-        "kafka:tariq.events:2:1",
-        "kafka:tariq.events:2:2",
+        "kafka:tariq.domain.events:2:1",
+        "kafka:tariq.domain.events:2:2",
     ]
     assert all(d.reason and d.scope == "p2" for d in batch.dead)
     assert batch.dead[0].raw == b"\xff\xfe"

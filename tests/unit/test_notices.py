@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboards.notices_api import webhook_problem
-from tariq.notices import (
+from tariq.domain.notices import (
     FAST_SCHEDULE,
     Notice,
     RetrySchedule,

@@ -15,7 +15,7 @@ from simulators.generate import Scenario, generate, truth_document
 from simulators.oracle import judge
 from simulators.plates import LicensePlates
 from simulators.season import build_schedule
-from tariq.events import EVENT_TYPES, InvalidEvent, decode_event
+from tariq.domain.events import EVENT_TYPES, InvalidEvent, decode_event
 
 HIGH_FAULTS = FaultRates().with_overrides(
     {

@@ -15,7 +15,7 @@ from simulators.generate import generate
 from simulators.oracle import AlertTruth, OracleResult, judge
 from simulators.season import build_schedule
 from simulators.track import AIRPORTS, HARAM, offset_point
-from tariq.events import AnyEvent, decode_event, event_from_object
+from tariq.domain.events import AnyEvent, decode_event, event_from_object
 
 T0 = 1_747_000_000  # some instant in May 2025
 _ids: Iterator[int] = iter(range(1, 10**9))

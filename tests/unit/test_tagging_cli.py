@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tariq.cli import main
-from tariq.events import decode_event
+from tariq.domain.events import decode_event
 
 BSM = """\
 BSM

@@ -34,7 +34,7 @@ from tagging.iata import (
     translate,
 )
 from tagging.tags import BagTag, make_tag
-from tariq.events import event_from_object
+from tariq.domain.events import event_from_object
 
 # The shapes of domain.md, as written there (one line) and as in real traffic (one per line).
 DOMAIN_BSM = (

@@ -8,57 +8,20 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tariq.commands import (
+from tariq.config import Settings
+from tariq.services.launch import (
     DEMO_FILE,
     DEMO_SECONDS,
     child_env,
+    prepare_service,
     spawn,
+    start_missing_services,
     stop_process,
     wait_healthy,
 )
-from tariq.config import Settings
-
-
-async def prepare_service(settings: Settings) -> str:
-    """Topics and schema in place, and an operator token to print."""
-    from tariq.auth import create_token
-    from tariq.db import create_pool, migrate
-    from tariq.kafka import ensure_topics
-
-    await ensure_topics(settings)
-    pool = await create_pool(settings.database_url or "", max_size=1)
-    try:
-        await migrate(pool)
-        return await create_token(pool, "operator", None)
-    finally:
-        await pool.close()
-
-
-def start_missing_services(settings: Settings, data_dir: Path) -> tuple[Settings, Any]:
-    """Start embedded servers for the URLs not configured; returns the settings with all
-    three URLs and the running services (None when all were configured)."""
-    if settings.kafka_url and settings.redis_url and settings.database_url:
-        return settings, None
-    from tariq.local import start_local_services
-
-    print(f"starting embedded infrastructure in {data_dir} …", file=sys.stderr, flush=True)
-    services = start_local_services(
-        data_dir,
-        need_kafka=settings.kafka_url is None,
-        need_redis=settings.redis_url is None,
-        need_postgres=settings.database_url is None,
-    )
-    settings = replace(
-        settings,
-        kafka_url=settings.kafka_url or services.kafka_url,
-        redis_url=settings.redis_url or services.redis_url,
-        database_url=settings.database_url or services.database_url,
-    )
-    return settings, services
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -111,7 +74,7 @@ def run_up(settings: Settings, *, demo: bool, demo_speed: float | None, port: in
 
 
 def _start_demo(env: dict[str, str], speed: float | None) -> subprocess.Popen[bytes]:
-    from tariq.replay import event_time_span
+    from tariq.services.replay import event_time_span
 
     if speed is None:
         speed = max(event_time_span(DEMO_FILE) / DEMO_SECONDS, 1.0)

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from tariq.db.store import ScopeTotals
-from tariq.events import STAGES, rfc3339
+from tariq.adapters.db.store import ScopeTotals
+from tariq.domain.events import STAGES, rfc3339
 
 _SET_IF_NEWER = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')

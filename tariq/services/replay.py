@@ -10,9 +10,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from tariq.adapters.kafka import EventProducer, ensure_topics
 from tariq.config import Settings
-from tariq.events import InvalidEvent, decode_event, partition_key
-from tariq.kafka import EventProducer, ensure_topics
+from tariq.domain.events import InvalidEvent, decode_event, partition_key
 
 CHUNK = 5_000
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from stream.ingest import Accepted, DeadLetter
+from tariq.domain.records import Accepted, DeadLetter
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from stream.bags import later
-from tariq.events import (
+from tariq.domain.bags import later
+from tariq.domain.events import (
     FlightArrived,
     FlightDeparted,
     FlightScheduled,

@@ -6,8 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from tariq.db import states
-from tariq.events import STAGE_RANK, STAGES
+from tariq.adapters.db import states
+from tariq.domain.events import STAGE_RANK, STAGES
 
 ALERT_COLUMNS = (
     "alert_id, type, status, raised_at, resolved_at, tag, pilgrim_id, flight_id, hotel_id,"

@@ -25,7 +25,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 def migration_files() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration shipped with the package, in order."""
-    folder = resources.files("tariq.db") / "migrations"
+    folder = resources.files("tariq.adapters.db") / "migrations"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

@@ -5,35 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
-from tariq.config import Settings, load_settings
-
-DEMO_FILE = Path(__file__).resolve().parent.parent / "simulators" / "data" / "demo.jsonl"
-DEMO_SECONDS = 180.0
-
-
-def resolved_settings() -> Settings:
-    """Settings from the environment; unset URLs are taken from a running `tariq up`."""
-    settings = load_settings()
-    if settings.kafka_url and settings.redis_url and settings.database_url:
-        return settings
-    from tariq.local import find_running_services
-
-    running = find_running_services(settings.data_dir) or {}
-    return replace(
-        settings,
-        kafka_url=settings.kafka_url or running.get("kafka_url"),
-        redis_url=settings.redis_url or running.get("redis_url"),
-        database_url=settings.database_url or running.get("database_url"),
-    )
+from tariq.config import load_settings
+from tariq.services.launch import DEMO_SECONDS, resolved_settings
 
 
 def _use_uvloop() -> None:
@@ -48,7 +25,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from stream.app import create_app
-    from tariq.kafka import ensure_topics
+    from tariq.adapters.kafka import ensure_topics
 
     settings = resolved_settings()
     _use_uvloop()
@@ -80,7 +57,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from tariq.replay import replay
+    from tariq.services.replay import replay
 
     path = Path(args.file)
     if not path.is_file():
@@ -96,8 +73,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from tariq.auth import create_token
-    from tariq.db import create_pool, migrate
+    from tariq.adapters.db import create_pool, migrate
+    from tariq.adapters.db.tokens import create_token
 
     settings = resolved_settings()
     if not settings.database_url:
@@ -123,7 +100,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from tariq.up import run_up
+    from tariq.cli.up import run_up
 
     return run_up(load_settings(), demo=args.demo, demo_speed=args.demo_speed, port=args.port)
 
@@ -174,47 +151,3 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     create.add_argument("--role", required=True, choices=("operator", "hotel", "device"))
     create.add_argument("--hotel", default=None, help="the hotel id of a hotel token")
     create.set_defaults(func=cmd_token_create)
-
-
-def child_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "TARIQ_KAFKA_URL": settings.kafka_url or "",
-            "TARIQ_REDIS_URL": settings.redis_url or "",
-            "TARIQ_DATABASE_URL": settings.database_url or "",
-            "TARIQ_DATA_DIR": str(settings.data_dir),
-            "TARIQ_HTTP_PORT": str(settings.http_port),
-        }
-    )
-    return env
-
-
-def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tariq.cli", *command], env=env)
-
-
-def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the web server exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s")
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

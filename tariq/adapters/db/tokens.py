@@ -1,40 +1,18 @@
-"""API tokens: random bearer tokens with a role, stored only as SHA-256 hashes."""
+"""API tokens in PostgreSQL: created, and verified with a short cache."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
-from dataclasses import dataclass
-from typing import Final, Literal
 
 import asyncpg
 
-Role = Literal["operator", "hotel", "device"]
-ROLES: Final[tuple[Role, ...]] = ("operator", "hotel", "device")
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    role: Role
-    hotel_id: str | None = None
-
-
-def new_token() -> str:
-    return "tq_" + secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from tariq.domain.tokens import Principal, check_role, hash_token, new_token
 
 
 async def create_token(
     conn: asyncpg.Connection | asyncpg.Pool, role: str, hotel_id: str | None
 ) -> str:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if (role == "hotel") != (hotel_id is not None):
-        raise ValueError("a hotel token needs --hotel ID, and only a hotel token takes one")
+    check_role(role, hotel_id)
     token = new_token()
     await conn.execute(
         "INSERT INTO tokens (token_hash, role, hotel_id) VALUES ($1, $2, $3)",

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from stream.bags import LOADED, BagState
-from stream.entities import FlightState, PilgrimState
 from tariq.config import AlertThresholds
+from tariq.domain.bags import LOADED, BagState
+from tariq.domain.entities import FlightState, PilgrimState
 
 ALERT_TYPES: Final = (
     "misdelivered",

@@ -13,8 +13,8 @@ from typing import Any, Final
 
 import asyncpg
 
-from stream.bags import BagState
-from stream.entities import FlightState, HotelState, PilgrimState, VehicleState
+from tariq.domain.bags import BagState
+from tariq.domain.entities import FlightState, HotelState, PilgrimState, VehicleState
 
 _SQL_TYPES: Final = {
     "str": "text",

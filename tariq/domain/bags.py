@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tariq.events import STAGE_RANK, STAGES, BagCoded, BagScanned
+from tariq.domain.events import STAGE_RANK, STAGES, BagCoded, BagScanned
 
 LOADED = STAGE_RANK["loaded"]
 # Scans that say which hotel a bag is headed to or arrived at (for misdelivered).

@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     from simulators import bench_cli
     from simulators import cli as simulators_cli
     from tagging import cli as tagging_cli
-    from tariq import commands
+    from tariq.cli import commands
 
     for module in (commands, tagging_cli, simulators_cli, bench_cli):
         module.add_commands(subparsers)

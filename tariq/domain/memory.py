@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from stream.alerts import Alert, Fix, judge_bag, judge_vehicle, loaded_since
-from stream.ingest import ENTITY_KINDS, Accepted, InputRecord, fold
 from tariq.config import AlertThresholds
-from tariq.events import AnyEvent, VehiclePosition
+from tariq.domain.alerts import Alert, Fix, judge_bag, judge_vehicle, loaded_since
+from tariq.domain.events import AnyEvent, VehiclePosition
+from tariq.domain.records import ENTITY_KINDS, Accepted, InputRecord, fold
 
 
 @dataclass(frozen=True)

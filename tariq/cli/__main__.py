@@ -1,0 +1,3 @@
+from tariq.cli import main
+
+raise SystemExit(main())
