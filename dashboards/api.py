@@ -13,6 +13,7 @@ from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
+from routing.geo import AIRPORTS
 from tariq.adapters.db import reads, store
 from tariq.domain.alerts import ALERT_TYPES
 from tariq.domain.events import InvalidEvent, decode_event, event_from_object, partition_key
@@ -208,9 +209,6 @@ async def list_bags(request: web.Request) -> web.Response:
     filters = {k: request.query[k] for k in BAG_FILTERS if request.query.get(k)}
     async with request.app[POOL].acquire() as conn:
         return json_response(await reads.bags(conn, filters, limit, offset))
-
-
-AIRPORTS = {"JED": (21.679, 39.157), "MED": (24.553, 39.705)}
 
 
 @allow("operator")

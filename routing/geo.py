@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 EARTH_RADIUS_M = 6_371_008.8
+
+# The arrival airports and their reference points (contract section 2), the one table of
+# them: the road network, the alert rules, the truck planner and the simulator use it.
+AIRPORTS: Final[dict[str, tuple[float, float]]] = {
+    "JED": (21.679, 39.157),
+    "MED": (24.553, 39.705),
+}
 _M_PER_DEG_LAT = math.pi * EARTH_RADIUS_M / 180.0
 
 FloatArray = npt.NDArray[np.float64]

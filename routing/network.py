@@ -30,7 +30,7 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from routing.geo import LocalProjection, haversine_m, offset
+from routing.geo import AIRPORTS, LocalProjection, haversine_m, offset
 
 DATA_FILE = Path(__file__).with_name("data") / "network.graphml"
 DEFAULT_SEED = 1446  # the Hijri year of the 2025 season
@@ -39,8 +39,8 @@ NETWORK_VERSION = "1"
 # Places from domain.md (lat, lon).
 HARAM = (21.4225, 39.8262)
 PROPHETS_MOSQUE = (24.467, 39.611)
-JED = (21.679, 39.157)
-MED = (24.553, 39.705)
+JED = AIRPORTS["JED"]
+MED = AIRPORTS["MED"]
 MINA = (21.413, 39.893)
 MUZDALIFAH = (21.39, 39.92)
 ARAFAT = (21.355, 39.984)

@@ -14,10 +14,6 @@ from typing import Final, NamedTuple
 # Anchors from domain.md ("Places").
 HARAM: Final = (21.4225, 39.8262)
 PROPHETS_MOSQUE: Final = (24.467, 39.611)
-AIRPORTS: Final[dict[str, tuple[float, float]]] = {
-    "JED": (21.679, 39.157),
-    "MED": (24.553, 39.705),
-}
 EARTH_RADIUS_M: Final = 6_371_000.0
 _GOLDEN_ANGLE: Final = math.pi * (3 - math.sqrt(5))
 

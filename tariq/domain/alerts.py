@@ -19,12 +19,12 @@ Readings where the contract leaves a choice (also in the README):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from routing.geo import AIRPORTS, haversine_m
 from tariq.config import AlertThresholds
 from tariq.domain.bags import LOADED, BagState
 from tariq.domain.entities import FlightState, PilgrimState
@@ -38,7 +38,6 @@ ALERT_TYPES: Final = (
     "unknown_tag",
     "vehicle_stalled",
 )
-AIRPORTS: Final = {"JED": (21.679, 39.157), "MED": (24.553, 39.705)}
 LEFT_AIRPORT_M: Final = 1_000.0
 
 
@@ -128,14 +127,6 @@ class Fix:
     lon: float
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine), metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_000.0 * math.asin(min(1.0, math.sqrt(a)))
-
-
 @dataclass(frozen=True, slots=True)
 class Carried:
     """What a vehicle carries and has not dropped yet."""
@@ -184,7 +175,7 @@ def on_trip(since: datetime | None, fixes: Sequence[Fix]) -> bool:
     return any(
         f.at >= since
         and all(
-            distance_m(f.lat, f.lon, *airport) > LEFT_AIRPORT_M for airport in AIRPORTS.values()
+            haversine_m(f.lat, f.lon, *airport) > LEFT_AIRPORT_M for airport in AIRPORTS.values()
         )
         for f in fixes
     )
@@ -195,7 +186,7 @@ def stall_start(fixes: Sequence[Fix], radius_m: float) -> datetime | None:
     ordered = sorted(fixes, key=lambda f: (f.at, f.event_id))
     run: list[Fix] = []
     for fix in reversed(ordered):
-        if any(distance_m(fix.lat, fix.lon, o.lat, o.lon) > radius_m for o in run):
+        if any(haversine_m(fix.lat, fix.lon, o.lat, o.lon) > radius_m for o in run):
             break
         run.append(fix)
     return run[-1].at if run else None
