@@ -25,8 +25,9 @@ import aiohttp
 import orjson
 from tqdm import tqdm
 
+from routing.geo import AIRPORTS
 from simulators.stack import Sampler, Stack, counted, percentiles, running_stack, wait_counted
-from simulators.track import AIRPORTS, HARAM, distance_m
+from simulators.track import HARAM, distance_m
 
 TICK_S = 0.1
 

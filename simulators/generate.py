@@ -21,11 +21,12 @@ from typing import Any, Final
 
 import orjson
 
+from routing.geo import AIRPORTS
 from simulators.faults import REDELIVERED_SHARE
 from simulators.oracle import Oracle, OracleResult, Thresholds
 from simulators.plates import LicensePlates
 from simulators.season import FlightPlan, Hotel, Schedule, flight_rng, plan_flight
-from simulators.track import AIRPORTS, Fix, distance_m, parked, straight_track
+from simulators.track import Fix, distance_m, parked, straight_track
 from tariq.domain.events import decode_event
 
 Event = dict[str, Any]

@@ -29,7 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from simulators.track import AIRPORTS, distance_m
+from routing.geo import AIRPORTS
+from simulators.track import distance_m
 from tariq.domain.events import (
     STAGE_RANK,
     AnyEvent,
