@@ -10,11 +10,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routing.geo import AIRPORTS
 from simulators.faults import FaultRates
 from simulators.generate import generate
 from simulators.oracle import AlertTruth, OracleResult, judge
 from simulators.season import build_schedule
-from simulators.track import AIRPORTS, HARAM, offset_point
+from simulators.track import HARAM, offset_point
 from tariq.domain.events import AnyEvent, decode_event, event_from_object
 
 T0 = 1_747_000_000  # some instant in May 2025
