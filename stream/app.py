@@ -1,9 +1,13 @@
-"""The Faust application: one agent that takes the input topic in batches.
+"""The worker process (`tariq worker`): a Faust app that owns the worker's lifecycle and
+runs three loops over shared adapters.
 
-Faust owns the consumer group (partition assignment, rebalancing, offset commits);
-the work per batch is stream/processor.py. Offsets are committed only after a batch's
-effects are in PostgreSQL (`take_events` acks after the batch is handled), so delivery
-is at-least-once and the journal's unique `event_id` makes it exact.
+- Ingest: by default (`TARIQ_INGEST=direct`) an aiokafka consumer in batches
+  (stream/consumer.py) feeds stream/ingest.py; offsets are committed in order after each
+  batch's PostgreSQL transaction, so delivery is at-least-once and the journal's unique
+  `event_id` makes it exact. `TARIQ_INGEST=faust` uses a plain Faust agent instead (slower,
+  kept to compare with).
+- The reconciler (stream/reconciler.py), one leader at a time.
+- Hotel notice delivery (stream/delivery.py).
 """
 
 from __future__ import annotations

@@ -806,36 +806,5 @@ def coded_bsm(
     return Message("BSM", tuple(elements))
 
 
-def scan_bpm(
-    tag: BagTag,
-    *,
-    station: str,
-    source: str,
-    scanned_at: datetime,
-    reader: str = "",
-    uld: str | None = None,
-    hotel_id: str | None = None,
-) -> Message:
-    """A BPM for one scan; `scanned_at` is written in UTC (`Z`)."""
-    instant = scanned_at.astimezone(UTC)
-    elements: list[Element] = [
-        Version("1", source, station),
-        Processing(
-            "S" if hotel_id else "R",
-            "TARIQ",
-            reader,
-            _format_date(instant.date()),
-            f"{instant:%H%M}Z",
-            station,
-        ),
-        TagRun(tag, 1),
-    ]
-    if uld is not None:
-        elements.append(Container(uld))
-    if hotel_id is not None:
-        elements.append(Delivery(("MR", hotel_id)))
-    return Message("BPM", tuple(elements))
-
-
 def _format_date(day: date) -> str:
     return f"{day.day:02d}{MONTHS[day.month - 1]}"

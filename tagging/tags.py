@@ -75,14 +75,6 @@ def parse_tag(text: str) -> BagTag:
     return BagTag(int(digits[0]), digits[1:4], int(digits[4:]))
 
 
-def is_valid_tag(text: str) -> bool:
-    try:
-        parse_tag(text)
-    except TagError:
-        return False
-    return True
-
-
 def _leading_digit(kind: str | int) -> int:
     if isinstance(kind, int):
         return kind

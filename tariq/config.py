@@ -8,7 +8,7 @@ same configuration (`tariq token create`, `tariq replay`) find them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -96,9 +96,6 @@ class Settings:
     @property
     def redis_prefix(self) -> str:
         return f"{self.namespace}:"
-
-    def with_urls(self, kafka_url: str, redis_url: str, database_url: str) -> Settings:
-        return replace(self, kafka_url=kafka_url, redis_url=redis_url, database_url=database_url)
 
     def require_urls(self) -> tuple[str, str, str]:
         """The three service URLs, or a clear error naming what is missing."""

@@ -178,7 +178,6 @@ EVENT_TYPES: Final[tuple[str, ...]] = tuple(
 
 _decoder: Final = msgspec.json.Decoder(AnyEvent)
 _converter_type: Final = AnyEvent
-_encoder: Final = msgspec.json.Encoder()
 
 
 class InvalidEvent(ValueError):
@@ -201,10 +200,6 @@ def event_from_object(obj: object) -> AnyEvent:
         return msgspec.convert(obj, _converter_type)
     except msgspec.ValidationError as exc:
         raise InvalidEvent(_reason(str(exc))) from None
-
-
-def encode_event(event: AnyEvent) -> bytes:
-    return _encoder.encode(event)
 
 
 def event_as_dict(event: AnyEvent) -> dict[str, object]:

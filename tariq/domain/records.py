@@ -8,7 +8,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final
 
 from tariq.domain.bags import BagState
@@ -92,10 +91,6 @@ def child_event_id(parent_event_id: str, index: int) -> str:
         return candidate
     digest = hashlib.sha256(candidate.encode()).hexdigest()[:48]
     return f"derived-{digest}"
-
-
-def latest_time(events: Iterable[AnyEvent]) -> datetime | None:
-    return max((e.occurred_at for e in events), default=None)
 
 
 # ---- folding a batch into entity states ---------------------------------------------------

@@ -1,5 +1,5 @@
-"""SQL for the stream's writes and the web tier's reads (asyncpg), batched: each batch
-of events costs a fixed number of round trips, not one per event."""
+"""The stream's writes in PostgreSQL (asyncpg): journal, dead letters, duplicates, entity
+locks and per-partition counters, batched: each batch costs a fixed number of round trips."""
 
 from __future__ import annotations
 
