@@ -30,6 +30,8 @@ from routing.congestion import CongestionModel
 from routing.geo import LocalProjection, haversine_m
 from routing.geofence import FenceIndex
 from routing.network import NodeIndex
+from tariq.domain.alerts import Fix as StreamFix
+from tariq.domain.alerts import stall_start
 
 Phase = Literal["idle", "at_airport", "on_trip"]
 TripEventKind = Literal["trip_started", "stop_arrived", "stop_departed", "trip_ended"]
@@ -95,44 +97,41 @@ def stalled_since(
     """When the stall began, or None: contract section 2's `vehicle_stalled` condition.
 
     `fixes` are in time order. The latest fixes that all lie within `radius_m` of each other
-    form the stalled cluster; the vehicle is stalled when the clock is `window_s` or more past
-    the first of them. (So a vehicle that went silent for `window_s` on a trip counts too: all
-    its fixes of that time are within 50 m of each other.)
+    form the stalled cluster (the stream's rule, tariq.domain.alerts.stall_start); the
+    vehicle is stalled when the clock is `window_s` or more past the first of them. (So a
+    vehicle that went silent for `window_s` on a trip counts too: all its fixes of that time
+    are within 50 m of each other.)
     """
-    watch = StallWatch(radius_m)
-    for fix in fixes:
-        if fix.t <= now:
-            watch.add(fix)
-    first = watch.cluster_start()
+    first = stall_start([_as_stream_fix(f) for f in fixes if f.t <= now], radius_m)
     if first is None or (now - first).total_seconds() < window_s:
         return None
     return first
 
 
-class StallWatch:
-    """The longest run of latest fixes that are pairwise within `radius_m` (incremental).
+def _as_stream_fix(fix: Fix) -> StreamFix:
+    # No event id: the fixes keep the order they came in (time order) among equal times.
+    return StreamFix(fix.t, "", fix.lat, fix.lon)
 
-    Adding a fix drops, from the front, every fix up to the last one farther than `radius_m`
-    from it; the rest were already within `radius_m` of each other.
+
+class StallWatch:
+    """The longest run of latest fixes that are pairwise within `radius_m`.
+
+    The run is judged by the stream's rule (tariq.domain.alerts.stall_start) when asked;
+    the fixes before it are then dropped, since a later run never reaches back past it.
     """
 
     def __init__(self, radius_m: float = 50.0) -> None:
         self.radius_m = radius_m
-        self.cluster: list[Fix] = []
+        self.cluster: list[StreamFix] = []  # the run when last asked, and the fixes since
 
     def add(self, fix: Fix) -> None:
-        keep_from = 0
-        for i in range(len(self.cluster) - 1, -1, -1):
-            old = self.cluster[i]
-            if haversine_m(old.lat, old.lon, fix.lat, fix.lon) > self.radius_m:
-                keep_from = i + 1
-                break
-        if keep_from:
-            del self.cluster[:keep_from]
-        self.cluster.append(fix)
+        self.cluster.append(_as_stream_fix(fix))
 
     def cluster_start(self) -> datetime | None:
-        return self.cluster[0].t if self.cluster else None
+        start = stall_start(self.cluster, self.radius_m)
+        if start is not None:
+            self.cluster = [f for f in self.cluster if f.at >= start]
+        return start
 
     def clear(self) -> None:
         self.cluster.clear()

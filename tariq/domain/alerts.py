@@ -1,7 +1,7 @@
 """The alert rules of contract section 2, pure: what is open given the facts and the clock.
 
-Each rule reads facts that are themselves order-free folds (stream/bags.py,
-stream/entities.py), so "after any set of events, in any order, the open alerts are
+Each rule reads facts that are themselves order-free folds (tariq/domain/bags.py,
+tariq/domain/entities.py), so "after any set of events, in any order, the open alerts are
 exactly those whose condition holds". Time-based rules also say when, in event time,
 they would start to hold, so the reconciler knows when to look again.
 
@@ -19,7 +19,7 @@ Readings where the contract leaves a choice (also in the README):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -114,6 +114,50 @@ def judge_bag(
         else:
             due.append(deadline)
     return Judgement(tuple(found), min(due, default=None))
+
+
+def judge_bags(
+    bags: Iterable[BagState],
+    flights: Mapping[str, FlightState],
+    pilgrims: Mapping[str, PilgrimState],
+    clock: datetime | None,
+    thresholds: AlertThresholds,
+) -> dict[tuple[str, str], Alert]:
+    """The open alerts of these bags, by key, in the bags' order."""
+    found: dict[tuple[str, str], Alert] = {}
+    for bag in bags:
+        judgement = judge_bag(
+            bag,
+            flights.get(bag.flight_id or ""),
+            pilgrims.get(bag.pilgrim_id or ""),
+            clock,
+            thresholds,
+        )
+        for alert in judgement.open:
+            found[alert.key] = alert
+    return found
+
+
+def alert_changes(
+    open_now: Mapping[tuple[str, str], str],
+    desired: Mapping[tuple[str, str], Alert],
+    judged_bags: Collection[str],
+    judged_vehicles: Collection[str],
+) -> tuple[list[str], list[Alert]]:
+    """(ids of the open alerts to resolve, alerts to raise) after judging these subjects.
+
+    `open_now` maps the open alerts of the judged subjects, (type, subject), to their ids;
+    `desired` holds the alerts whose condition holds. An open alert is resolved only when
+    its subject was judged (a vehicle for `vehicle_stalled`, a bag for the others).
+    """
+    to_resolve = [
+        alert_id
+        for (kind, subject), alert_id in open_now.items()
+        if (kind, subject) not in desired
+        and (subject in judged_vehicles if kind == "vehicle_stalled" else subject in judged_bags)
+    ]
+    to_raise = [a for key, a in desired.items() if key not in open_now]
+    return to_resolve, to_raise
 
 
 # ---- vehicles ----------------------------------------------------------------------------

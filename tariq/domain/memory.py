@@ -1,5 +1,5 @@
 """The whole reconciliation in memory, pure: fold a set of events into entity states and
-judge every alert. The service does the same incrementally (stream/processor.py and
+judge every alert. The service does the same incrementally (stream/ingest.py and
 stream/reconciler.py); this form serves the tests and small what-if evaluations.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from tariq.config import AlertThresholds
-from tariq.domain.alerts import Alert, Fix, judge_bag, judge_vehicle, loaded_since
+from tariq.domain.alerts import Alert, Fix, judge_bags, judge_vehicle, loaded_since
 from tariq.domain.events import AnyEvent, VehiclePosition
 from tariq.domain.records import ENTITY_KINDS, Accepted, InputRecord, fold
 
@@ -33,16 +33,9 @@ def reconcile(events: Iterable[AnyEvent], thresholds: AlertThresholds) -> Reconc
     record = InputRecord(b"", "memory", 0, 0)
     fold(states, [Accepted(record, e) for e in unique])
     clock = max((e.occurred_at for e in unique), default=None)
-    alerts: dict[tuple[str, str], Alert] = {}
-    for bag in states["bag"].values():
-        judgement = judge_bag(
-            bag,
-            states["flight"].get(bag.flight_id or ""),
-            states["pilgrim"].get(bag.pilgrim_id or ""),
-            clock,
-            thresholds,
-        )
-        alerts.update((a.key, a) for a in judgement.open)
+    alerts: dict[tuple[str, str], Alert] = judge_bags(
+        states["bag"].values(), states["flight"], states["pilgrim"], clock, thresholds
+    )
     fixes: dict[str, list[Fix]] = {}
     for e in unique:
         if isinstance(e, VehiclePosition):
