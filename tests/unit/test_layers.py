@@ -27,8 +27,15 @@ IO_LIBRARIES = (
     "urllib.request",
     "http.client",
 )
-# Benchmarks, load generators and evaluation code: never loaded by the worker or the web.
-BENCH_MODULES = ("simulators", "routing.bench", "routing.eta_quality", "tagging.bench")
+# Benchmarks, load generators and evaluation code (simulated GPS tracks included): never
+# loaded by the worker or the web.
+BENCH_MODULES = (
+    "simulators",
+    "routing.bench",
+    "routing.eta_quality",
+    "routing.tracks",
+    "tagging.bench",
+)
 MAX_FUNCTION_LINES = 100
 
 
