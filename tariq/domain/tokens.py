@@ -15,6 +15,8 @@ ROLES: Final[tuple[Role, ...]] = ("operator", "hotel", "device")
 class Principal:
     role: Role
     hotel_id: str | None = None
+    # A device token may be bound to one vehicle (contract v1.1 section 3).
+    vehicle_id: str | None = None
 
 
 def new_token() -> str:
