@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
@@ -14,14 +12,12 @@ from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
 from routing.geo import AIRPORTS
-from tariq.adapters.db import reads, store
+from tariq.adapters.db import reads
 from tariq.domain.alerts import ALERT_TYPES
-from tariq.domain.events import InvalidEvent, decode_event, event_from_object, partition_key
-from tariq.domain.records import DeadLetter
+from tariq.services.intake import Intake, UnreadableBody
 
 MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 1_000
-HTTP_SCOPE = "http"
 
 
 def page(request: web.Request) -> tuple[int, int]:
@@ -44,26 +40,12 @@ def page(request: web.Request) -> tuple[int, int]:
 
 async def health(request: web.Request) -> web.Response:
     try:
-        await request.app[POOL].fetchval("SELECT 1")
+        async with request.app[POOL].acquire() as conn:
+            await reads.ping(conn)
         await request.app[LIVE].client.ping()
     except Exception as exc:
         return json_response({"status": "unavailable", "reason": str(exc)}, status=503)
     return json_response({"status": "ok"})
-
-
-def split_body(body: bytes) -> list[tuple[Any, bytes]]:
-    """The items of a posted body: a JSON array, or JSON Lines (blank lines skipped).
-
-    Each item is (parsed value or None, raw bytes), so that an item that is not even JSON
-    is still kept, raw, as a dead letter.
-    """
-    stripped = body.strip()
-    if stripped.startswith(b"["):
-        parsed = orjson.loads(stripped)
-        if not isinstance(parsed, list):
-            raise ValueError("expected a JSON array")
-        return [(item, orjson.dumps(item)) for item in parsed]
-    return [(None, line) for line in stripped.splitlines() if line.strip()]
 
 
 @allow("device", "operator")
@@ -71,44 +53,12 @@ async def post_events(request: web.Request) -> web.Response:
     body = await request.read()
     if not body.strip():
         return error(400, "empty body: send a JSON array of events, or JSON Lines")
+    app = request.app
     try:
-        items = split_body(body)
-    except (orjson.JSONDecodeError, ValueError) as exc:
-        await _keep_rejected(request, [DeadLetter(_ref(), HTTP_SCOPE, f"not JSON: {exc}", body)])
+        outcome = await Intake(app[POOL], app[LIVE], app[PRODUCER]).take(body)
+    except UnreadableBody as exc:
         return error(400, f"the body is not a JSON array of events: {exc}")
-
-    to_send: list[tuple[bytes | None, bytes]] = []
-    rejected: list[dict[str, Any]] = []
-    dead: list[DeadLetter] = []
-    request_ref = _ref()
-    for index, (parsed, raw) in enumerate(items):
-        try:
-            event = decode_event(raw) if parsed is None else event_from_object(parsed)
-        except InvalidEvent as exc:
-            rejected.append({"index": index, "error": str(exc)})
-            dead.append(DeadLetter(f"{request_ref}:{index}", HTTP_SCOPE, str(exc), raw))
-            continue
-        to_send.append((partition_key(event).encode(), raw))
-    await request.app[PRODUCER].send_many(to_send)
-    await _keep_rejected(request, dead)
-    return json_response({"accepted": len(to_send), "rejected": rejected}, status=202)
-
-
-def _ref() -> str:
-    return f"http:{uuid.uuid4()}"
-
-
-async def _keep_rejected(request: web.Request, dead: list[DeadLetter]) -> None:
-    """Rejected input is kept as dead letters and counted, like the stream's."""
-    if not dead:
-        return
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        await store.lock_scopes(conn, [HTTP_SCOPE])
-        new = await store.insert_dead_letters(conn, dead)
-        totals = await store.update_scopes(
-            conn, {HTTP_SCOPE: store.ScopeChange(rejected=len(new))}, {}
-        )
-    await request.app[LIVE].publish_batch(totals, [])
+    return json_response({"accepted": outcome.accepted, "rejected": outcome.rejected}, status=202)
 
 
 @allow("operator", "hotel")
@@ -124,20 +74,10 @@ async def get_bag(request: web.Request) -> web.Response:
 
 @allow("operator")
 async def get_summary(request: web.Request) -> web.Response:
-    live = request.app[LIVE]
-    summary = await live.summary()
-    open_by_type = dict.fromkeys(ALERT_TYPES, 0) | await live.alert_counts()
+    summary = await request.app[LIVE].summary()
     async with request.app[POOL].acquire() as conn:
         reconciler = await reads.reconciler(conn)
-    return json_response(
-        {
-            "bags_by_stage": summary["bags_by_stage"],
-            "alerts_open_by_type": open_by_type,
-            "events": summary["events"],
-            "clock": summary["clock"],
-            "reconciler": reconciler,
-        }
-    )
+    return json_response({**msgspec.to_builtins(summary), "reconciler": reconciler})
 
 
 @allow("operator")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from dashboards.feeds import FeedHub
+from dashboards.hub import FeedHub
 from dashboards.keys import HUB, LIVE, POOL, PRODUCER, SETTINGS, VERIFIER
 from dashboards.routes import setup_routes
 from dashboards.security import authenticate

@@ -16,11 +16,11 @@ import networkx as nx
 import orjson
 from aiohttp import web
 
-from dashboards.keys import POOL, VERIFIER
-from dashboards.responses import error
-from dashboards.security import bearer_token
+from dashboards.keys import POOL
+from dashboards.security import allow
 from routing.geofence import Fence, default_fences
 from routing.network import shipped_network
+from tariq.adapters.db import reads
 
 STATIC = Path(__file__).parent / "static"
 NETWORK_GEOJSON = web.AppKey("network_geojson", bytes)
@@ -143,18 +143,11 @@ async def get_network(request: web.Request) -> web.Response:
     )
 
 
+@allow("operator")
 async def get_hotels(request: web.Request) -> web.Response:
-    """`GET /geo/hotels.geojson` (operator): where the registered hotels are."""
-    principal = await request.app[VERIFIER].verify(bearer_token(request))
-    if principal is None:
-        return error(401, "missing or invalid bearer token")
-    if principal.role != "operator":
-        return error(403, "this needs the role operator")
-    # Each hotel as its latest registration in event time left it (stream/entities.py).
-    rows = await request.app[POOL].fetch(
-        "SELECT hotel_id, name, city, lat, lon FROM hotels WHERE lat IS NOT NULL ORDER BY hotel_id"
-    )
-    hotels = [dict(r) for r in rows]
+    """`GET /geo/hotels.geojson` (operator, bearer token): where the registered hotels are."""
+    async with request.app[POOL].acquire() as conn:
+        hotels = await reads.registered_hotels(conn)
     return web.Response(
         body=orjson.dumps(hotels_geojson(hotels)), content_type="application/geo+json"
     )

@@ -22,25 +22,43 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
+# Paths outside `/api/` that need a bearer token.
+BEARER_PATHS = frozenset({"/geo/hotels.geojson"})
+
+
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every `/api/` path needs a valid bearer token: 401 without one."""
-    if request.path.startswith("/api/"):
-        principal = await request.app[VERIFIER].verify(bearer_token(request))
-        if principal is None:
-            return error(401, "missing or invalid bearer token")
-        request[PRINCIPAL] = principal
+    """The one place tokens are verified, 401 without a valid one: a bearer header for every
+    `/api/` path and the paths in BEARER_PATHS; the `token` query parameter for every `/ws/`
+    path (browsers cannot set headers on a websocket). Handlers check the role with `allow`.
+    """
+    path = request.path
+    if path.startswith("/api/") or path in BEARER_PATHS:
+        token, problem = bearer_token(request), "missing or invalid bearer token"
+    elif path.startswith("/ws/"):
+        token, problem = request.query.get("token"), "missing or invalid token"
+    else:
+        return await handler(request)
+    principal = await request.app[VERIFIER].verify(token)
+    if principal is None:
+        return error(401, problem)
+    request[PRINCIPAL] = principal
     return await handler(request)
 
 
-def allow(*roles: str) -> Callable[[Handler], Handler]:
-    """Only these roles may call the handler: 403 for the others."""
+def allow(*roles: str, message: str | None = None) -> Callable[[Handler], Handler]:
+    """Only these roles may call the handler: 403 (with `message`) for the others. The
+    handler's path must be one `authenticate` verifies a token for."""
+    refusal = message or f"this needs the role {' or '.join(roles)}"
 
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def checked(request: web.Request) -> web.StreamResponse:
-            if request[PRINCIPAL].role not in roles:
-                return error(403, f"this needs the role {' or '.join(roles)}")
+            principal = request.get(PRINCIPAL)
+            if principal is None:
+                return error(401, "missing or invalid token")
+            if principal.role not in roles:
+                return error(403, refusal)
             return await handler(request)
 
         return checked

@@ -23,6 +23,7 @@ from tagging.iata import IataParseError, translate
 from tariq.adapters.db import states, store
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
+from tariq.domain import feed
 from tariq.domain.entities import VehicleState
 from tariq.domain.events import (
     BagScanned,
@@ -31,7 +32,6 @@ from tariq.domain.events import (
     VehiclePosition,
     event_from_object,
     partition_key,
-    rfc3339,
 )
 from tariq.domain.notices import Notice, bags_delivered, notice_as_dict
 from tariq.domain.records import (
@@ -229,28 +229,28 @@ TABLES = {
 }
 
 
-def vehicle_view(vehicle: VehicleState) -> dict[str, Any]:
+def vehicle_view(vehicle: VehicleState) -> feed.Position:
     """A vehicle's position as the live feed shows it (docs/feeds.md); its status comes
-    from the reconciler's judgement, sent separately."""
-    return {
-        "vehicle_id": vehicle.vehicle_id,
-        "kind": vehicle.kind,
-        "lat": vehicle.lat,
-        "lon": vehicle.lon,
-        "speed_kmh": vehicle.speed_kmh,
-        "heading": vehicle.heading,
-        "at": rfc3339(vehicle.at),
-    }
+    from the reconciler's judgement, sent separately (`vehicle_status`)."""
+    return feed.Position(
+        vehicle_id=vehicle.vehicle_id,
+        kind=vehicle.kind,
+        lat=vehicle.lat,
+        lon=vehicle.lon,
+        speed_kmh=vehicle.speed_kmh,
+        heading=vehicle.heading,
+        at=vehicle.at,
+    )
 
 
-def _bag_change(state: Any, group_id: str | None) -> dict[str, Any]:
-    return {
-        "group_id": group_id,
-        "tag": state.tag,
-        "stage": state.stage,
-        "location": state.location,
-        "hotel_id": state.hotel_id,
-        "flight_id": state.flight_id,
-        "pilgrim_id": state.pilgrim_id,
-        "updated_at": rfc3339(state.updated_at),
-    }
+def _bag_change(state: Any, group_id: str | None) -> feed.Bag:
+    return feed.Bag(
+        tag=state.tag,
+        stage=state.stage,
+        location=state.location,
+        hotel_id=state.hotel_id,
+        flight_id=state.flight_id,
+        pilgrim_id=state.pilgrim_id,
+        group_id=group_id,
+        updated_at=state.updated_at,
+    )

@@ -3,6 +3,8 @@
 The stream writes absolute totals per scope with the version PostgreSQL gave them; a
 write with an older version is ignored, so the mirror converges to the database even
 when two workers finish batches of the same partition out of order (a rebalance).
+
+Every message on the channel is one of `tariq.domain.feed.Change`, encoded with msgspec.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 import orjson
 import redis.asyncio as aioredis
 
 from tariq.adapters.db.store import ScopeTotals
+from tariq.domain import feed
+from tariq.domain.alerts import ALERT_TYPES
 from tariq.domain.events import STAGES, rfc3339
 
 _SET_IF_NEWER = """
@@ -26,31 +31,35 @@ return 1
 """
 
 
-def totals_payload(totals: ScopeTotals) -> dict[str, Any]:
-    return {
-        "scope": totals.scope,
-        "version": totals.version,
-        "processed": totals.processed,
-        "duplicates": totals.duplicates,
-        "rejected": totals.rejected,
-        "clock": rfc3339(totals.clock),
-        "stages": totals.stages,
-    }
+def totals_payload(totals: ScopeTotals) -> feed.Scope:
+    return feed.Scope(
+        scope=totals.scope,
+        version=totals.version,
+        processed=totals.processed,
+        duplicates=totals.duplicates,
+        rejected=totals.rejected,
+        clock=rfc3339(totals.clock),
+        stages=dict(totals.stages),
+    )
 
 
-def aggregate_summary(scopes: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def aggregate_summary(
+    scopes: Iterable[feed.Scope], alerts_open_by_type: dict[str, int]
+) -> feed.Figures:
     """The summary the API and feed show: the sum over all scopes."""
     bags_by_stage = dict.fromkeys(STAGES, 0)
-    events = {"processed": 0, "rejected": 0, "duplicates": 0}
+    events = feed.Events(processed=0, duplicates=0, rejected=0)
     clock: str | None = None
     for scope in scopes:
-        for stage, n in scope["stages"].items():
+        for stage, n in scope.stages.items():
             bags_by_stage[stage] = bags_by_stage.get(stage, 0) + int(n)
-        for key in events:
-            events[key] += int(scope[key])
-        if scope["clock"] and (clock is None or scope["clock"] > clock):
-            clock = scope["clock"]
-    return {"bags_by_stage": bags_by_stage, "events": events, "clock": clock}
+        events.processed += scope.processed
+        events.duplicates += scope.duplicates
+        events.rejected += scope.rejected
+        if scope.clock and (clock is None or scope.clock > clock):
+            clock = scope.clock
+    open_by_type = dict.fromkeys(ALERT_TYPES, 0) | alerts_open_by_type
+    return feed.Figures(bags_by_stage, events, open_by_type, clock)
 
 
 class LiveMirror:
@@ -75,30 +84,35 @@ class LiveMirror:
     async def publish_batch(
         self,
         totals: Sequence[ScopeTotals],
-        bag_changes: Sequence[dict[str, Any]],
-        vehicle_changes: Sequence[dict[str, Any]] = (),
+        bag_changes: Sequence[feed.Bag],
+        vehicle_changes: Sequence[feed.Position] = (),
     ) -> None:
         """Mirror the new totals and announce the changes, in one pipeline."""
         pipe = self.client.pipeline(transaction=False)
         for t in totals:
-            payload = totals_payload(t)
-            fields: list[Any] = []
-            for key in ("processed", "duplicates", "rejected"):
-                fields += [key, payload[key]]
-            fields += ["clock", payload["clock"] or ""]
-            fields += ["stages", orjson.dumps(payload["stages"])]
+            scope = totals_payload(t)
+            fields: list[Any] = [
+                "processed",
+                scope.processed,
+                "duplicates",
+                scope.duplicates,
+                "rejected",
+                scope.rejected,
+                "clock",
+                scope.clock or "",
+                "stages",
+                orjson.dumps(scope.stages),
+            ]
             await self._set_if_newer(
                 keys=[self._scope_key(t.scope), self._scopes_key],
                 args=[t.version, *fields],
                 client=pipe,
             )
-            pipe.publish(self.channel, orjson.dumps({"kind": "scope", **payload}))
+            pipe.publish(self.channel, feed.encode(scope))
         if bag_changes:
-            pipe.publish(self.channel, orjson.dumps({"kind": "bags", "bags": bag_changes}))
+            pipe.publish(self.channel, feed.encode(feed.Bags(list(bag_changes))))
         if vehicle_changes:
-            pipe.publish(
-                self.channel, orjson.dumps({"kind": "vehicles", "vehicles": vehicle_changes})
-            )
+            pipe.publish(self.channel, feed.encode(feed.Vehicles(list(vehicle_changes))))
         await pipe.execute()
 
     async def publish_alerts(
@@ -108,37 +122,35 @@ class LiveMirror:
         round_no: int,
         vehicle_statuses: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """The reconciler's changes: raised/resolved alerts, open counts, vehicle status."""
+        """The reconciler's changes: raised/resolved alerts (`Alert`'s fields), open counts,
+        and vehicles' statuses (`Status`'s fields)."""
         counts = orjson.dumps({"round": round_no, "open": open_by_type})
         pipe = self.client.pipeline(transaction=False)
         pipe.set(self._alerts_key, counts)
         if alerts:
-            pipe.publish(
-                self.channel,
-                orjson.dumps({"kind": "alerts", "alerts": alerts}, option=orjson.OPT_UTC_Z),
-            )
+            message = feed.Alerts(msgspec.convert(alerts, list[feed.Alert]))
+            pipe.publish(self.channel, feed.encode(message))
         pipe.publish(
-            self.channel,
-            orjson.dumps({"kind": "alert_counts", "round": round_no, "open": open_by_type}),
+            self.channel, feed.encode(feed.AlertCounts(round=round_no, open=dict(open_by_type)))
         )
         if vehicle_statuses:
-            pipe.publish(
-                self.channel, orjson.dumps({"kind": "vehicles", "vehicles": vehicle_statuses})
-            )
+            statuses = feed.VehicleStatuses(msgspec.convert(vehicle_statuses, list[feed.Status]))
+            pipe.publish(self.channel, feed.encode(statuses))
         await pipe.execute()
 
     async def publish_notices(self, notices: Sequence[dict[str, Any]]) -> None:
+        """New notices to hotels (`Notice`'s fields)."""
         pipe = self.client.pipeline(transaction=False)
         for notice in notices:
-            message = {"kind": "notice", "notice": notice}
-            pipe.publish(self.channel, orjson.dumps(message, option=orjson.OPT_UTC_Z))
+            message = feed.NoticeMessage(msgspec.convert(notice, feed.Notice))
+            pipe.publish(self.channel, feed.encode(message))
         await pipe.execute()
 
     async def alert_counts(self) -> dict[str, int]:
         raw = await self.client.get(self._alerts_key)
         return dict(orjson.loads(raw)["open"]) if raw else {}
 
-    async def scopes(self) -> list[dict[str, Any]]:
+    async def scopes(self) -> list[feed.Scope]:
         members = await self.client.smembers(self._scopes_key)
         keys = sorted(k.decode() if isinstance(k, bytes) else str(k) for k in members)
         if not keys:
@@ -152,17 +164,17 @@ class LiveMirror:
                 continue
             h = {k.decode(): v.decode() for k, v in raw.items()}
             result.append(
-                {
-                    "scope": key.rsplit(":", 1)[1],
-                    "version": int(h["version"]),
-                    "processed": int(h["processed"]),
-                    "duplicates": int(h["duplicates"]),
-                    "rejected": int(h["rejected"]),
-                    "clock": h["clock"] or None,
-                    "stages": orjson.loads(h["stages"]),
-                }
+                feed.Scope(
+                    scope=key.rsplit(":", 1)[1],
+                    version=int(h["version"]),
+                    processed=int(h["processed"]),
+                    duplicates=int(h["duplicates"]),
+                    rejected=int(h["rejected"]),
+                    clock=h["clock"] or None,
+                    stages=orjson.loads(h["stages"]),
+                )
             )
         return result
 
-    async def summary(self) -> dict[str, Any]:
-        return aggregate_summary(await self.scopes())
+    async def summary(self) -> feed.Figures:
+        return aggregate_summary(await self.scopes(), await self.alert_counts())

@@ -143,10 +143,12 @@ function handle(raw) {
     const a0 = performance.now();
     vehicles.apply(msg.vehicles || []);
     stats.lastApplyMs = performance.now() - a0;
+  } else if (msg.kind === "vehicle_status") {
+    vehicles.applyStatus(msg.vehicles || []);
   } else if (msg.kind === "alerts") {
     applyAlerts(msg.alerts || []);
   }
-  if (msg.kind === "snapshot" || msg.kind === "vehicles") {
+  if (msg.kind === "snapshot" || msg.kind === "vehicles" || msg.kind === "vehicle_status") {
     showVehicleCounts();
     vehicleLayer.schedule();
     refreshSelectedVehicle();

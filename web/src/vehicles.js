@@ -35,7 +35,8 @@ export class VehicleStore {
     this.ids = [];
     this.size = 0;
     this.allocate(capacity);
-    this.records = []; // slot -> the latest Vehicle message (for the details panel)
+    this.records = []; // slot -> the vehicle as the messages left it (for the details panel)
+    this.pending = new Map(); // vehicle_id -> a status that came before any position
     this.trails = new Map(); // vehicle_id -> [t, lat, lon, t, lat, lon, …]
     this.counts = { bus: 0, truck: 0 };
   }
@@ -57,16 +58,19 @@ export class VehicleStore {
     this.index.clear();
     this.ids = [];
     this.records = [];
+    this.pending.clear();
     this.size = 0;
     this.trails.clear();
     this.counts = { bus: 0, truck: 0 };
   }
 
-  /** Apply Vehicle messages; a fix older than the one held (by `at`) is ignored. */
+  /** Apply positions (Vehicle or Position); a fix older than the one held (by `at`) is
+   *  ignored. The fields a message leaves out (a Position has no status) keep their value. */
   apply(vehicles) {
     for (const v of vehicles) {
       if (typeof v.lat !== "number" || typeof v.lon !== "number") continue;
       let slot = this.index.get(v.vehicle_id);
+      let held = null;
       if (slot === undefined) {
         if (this.size === this.capacity) this.allocate(this.capacity * 2);
         slot = this.size++;
@@ -74,15 +78,33 @@ export class VehicleStore {
         this.ids[slot] = v.vehicle_id;
         this.truck[slot] = v.kind === "truck" ? 1 : 0;
         this.counts[v.kind === "truck" ? "truck" : "bus"] += 1;
+        held = this.pending.get(v.vehicle_id) || null;
+        this.pending.delete(v.vehicle_id);
       } else {
-        const held = this.records[slot];
+        held = this.records[slot];
         if (held && held.at && v.at && v.at < held.at) continue;
       }
-      this.records[slot] = v;
+      const record = held ? { ...held, ...v } : v;
+      this.records[slot] = record;
       this.x[slot] = mercX(v.lon);
       this.y[slot] = mercY(v.lat);
-      this.status[slot] = STATUS_INDEX[v.status] ?? 0;
+      this.status[slot] = STATUS_INDEX[record.status] ?? 0;
       this.remember(v);
+    }
+  }
+
+  /** Apply statuses (`vehicle_status`: status, next stop, ETA); the position stays. A
+   *  status for a vehicle with no position yet waits for its first position. */
+  applyStatus(statuses) {
+    for (const s of statuses) {
+      const status = { status: s.status, next_stop: s.next_stop, eta: s.eta };
+      const slot = this.index.get(s.vehicle_id);
+      if (slot === undefined) {
+        this.pending.set(s.vehicle_id, { ...this.pending.get(s.vehicle_id), ...status });
+        continue;
+      }
+      this.records[slot] = { ...this.records[slot], ...status };
+      this.status[slot] = STATUS_INDEX[s.status] ?? 0;
     }
   }
 

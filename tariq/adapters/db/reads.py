@@ -16,6 +16,11 @@ ALERT_COLUMNS = (
 DELIVERED_RANK = STAGE_RANK["delivered"]
 
 
+async def ping(conn: asyncpg.Connection) -> None:
+    """Raises when the database does not answer (the health check)."""
+    await conn.fetchval("SELECT 1")
+
+
 async def bag(conn: asyncpg.Connection, tag: str) -> dict[str, Any] | None:
     state = (await states.load(conn, states.BAGS, [tag])).get(tag)
     if state is None:
@@ -218,13 +223,61 @@ async def alerts(
     return total, [dict(r) for r in rows]
 
 
+_VEHICLE_COLUMNS = (
+    "v.vehicle_id, v.kind, v.lat, v.lon, v.speed_kmh, v.heading, v.at,"
+    " coalesce(j.status, 'idle') AS status, j.next_stop, j.eta"
+)
+
+
 async def vehicles(conn: asyncpg.Connection, limit: int = 100_000) -> list[dict[str, Any]]:
+    """Every vehicle: its latest position and the reconciler's status, next stop and ETA."""
     rows = await conn.fetch(
-        "SELECT v.vehicle_id, v.kind, v.lat, v.lon, v.speed_kmh, v.heading, v.at,"
-        " coalesce(j.status, 'idle') AS status"
+        f"SELECT {_VEHICLE_COLUMNS}"
         " FROM vehicles v LEFT JOIN vehicle_judgements j USING (vehicle_id)"
         " ORDER BY v.vehicle_id LIMIT $1",
         limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def vehicle(conn: asyncpg.Connection, vehicle_id: str) -> dict[str, Any] | None:
+    """One vehicle as `vehicles` shows it, or None when it has sent no position yet."""
+    row = await conn.fetchrow(
+        f"SELECT {_VEHICLE_COLUMNS}"
+        " FROM vehicles v LEFT JOIN vehicle_judgements j USING (vehicle_id)"
+        " WHERE v.vehicle_id = $1",
+        vehicle_id,
+    )
+    return dict(row) if row else None
+
+
+async def bus_passengers(conn: asyncpg.Connection, vehicle_id: str) -> list[dict[str, Any]]:
+    """The pilgrims whose latest bus is this one and who have not checked in since, with
+    their bags (no names: the bus screen is in a public place)."""
+    rows = await conn.fetch(
+        "SELECT p.pilgrim_id, p.hotel_id, b.tag, b.stage_rank, b.location"
+        " FROM pilgrims p LEFT JOIN bags b ON b.pilgrim_id = p.pilgrim_id"
+        " WHERE p.bus_vehicle_id = $1"
+        " AND (p.last_checkin_at IS NULL OR p.last_checkin_at < p.bus_boarded_at)"
+        " ORDER BY p.pilgrim_id, b.tag",
+        vehicle_id,
+    )
+    passengers: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = passengers.setdefault(
+            r["pilgrim_id"], {"pilgrim_id": r["pilgrim_id"], "hotel_id": r["hotel_id"], "bags": []}
+        )
+        if r["tag"]:
+            entry["bags"].append(
+                {"tag": r["tag"], "stage": STAGES[r["stage_rank"]], "location": r["location"]}
+            )
+    return list(passengers.values())
+
+
+async def registered_hotels(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """The hotels with a position, each as its latest registration in event time left it."""
+    rows = await conn.fetch(
+        "SELECT hotel_id, name, city, lat, lon FROM hotels WHERE lat IS NOT NULL ORDER BY hotel_id"
     )
     return [dict(r) for r in rows]
 
