@@ -32,6 +32,7 @@ from tariq.domain.events import (
     VehiclePosition,
     event_from_object,
     partition_key,
+    rfc3339,
 )
 from tariq.domain.notices import Notice, bags_delivered, notice_as_dict
 from tariq.domain.records import (
@@ -69,7 +70,7 @@ def translate_iata(
         event = item.event
         if not isinstance(event, IataMessage):
             continue
-        occurred_at = event.occurred_at.isoformat().replace("+00:00", "Z")
+        occurred_at = rfc3339(event.occurred_at) or ""
         try:
             payloads = translate(event.text, occurred_at=occurred_at)
             children = []
