@@ -303,6 +303,10 @@ async def bus_feed(request: web.Request) -> web.StreamResponse:
         " WHERE v.vehicle_id = $1",
         vehicle_id,
     )
+    if vehicle is None:
+        return error(404, f"no vehicle {vehicle_id}")
+    if principal.role == "device" and principal.vehicle_id not in (None, vehicle_id):
+        return error(403, "this device token is bound to another vehicle")
     passengers = await bus_passengers(pool, vehicle_id)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
@@ -316,7 +320,7 @@ async def bus_feed(request: web.Request) -> web.StreamResponse:
     snapshot = dumps(
         {
             "kind": "snapshot",
-            "vehicle": dict(vehicle) if vehicle else {"vehicle_id": vehicle_id, "status": "idle"},
+            "vehicle": dict(vehicle),
             "passengers": passengers,
         }
     )
