@@ -296,3 +296,32 @@ async def test_bus_screen_next_stop_bags_languages_and_stall(
             assert r.status == 403
     unknown = await open_watched(phone, f"{service.base_url}/bus/NO-BUS#token={device}")
     await unknown.page.wait_for_selector('#message[data-problem="bus.unknown"]', timeout=15_000)
+
+
+# --------------------------------------------------------------------------- labels
+
+
+async def test_labels_render_arabic_right_to_left_in_chromium(
+    contexts: Callable[..., Awaitable[BrowserContext]],
+) -> None:
+    """The coding-hall label as Chromium draws it (what prints from a browser): Arabic lines
+    end at the right margin and stay on the label; screenshots for a person to look at."""
+    from tagging.labels import Label, render_svg
+    from tagging.tags import make_tag
+
+    label = Label(make_tag("214", 123456), "PK-000123", "PK741-2026-05-18", "JED",
+                  "MAK-FA1", 7, "أحمد علي")  # fmt: skip
+    page = await (await contexts({"width": 800, "height": 400})).new_page()
+    for lang in ("en", "ar"):
+        svg = render_svg(label, lang).replace(
+            'width="100mm" height="50mm"', 'width="800" height="400"'
+        )
+        await page.set_content(f"<!doctype html><body style='margin:0'>{svg}</body>")
+        boxes = await page.evaluate(
+            "() => Array.from(document.querySelectorAll('text[direction=rtl]'), t => {"
+            " const b = t.getBBox(); return [b.x, b.x + b.width]; })"
+        )
+        assert boxes, "the Arabic name (and on the Arabic label, the captions) set right to left"
+        for left, right in boxes:
+            assert left >= 4 and 95 <= right <= 96.5, (left, right)
+        await shoot(page, f"label-{lang}")
