@@ -325,3 +325,124 @@ async def test_labels_render_arabic_right_to_left_in_chromium(
         for left, right in boxes:
             assert left >= 4 and 95 <= right <= 96.5, (left, right)
         await shoot(page, f"label-{lang}")
+
+
+# --------------------------------------------------------------------------- handheld counter
+
+
+async def _history(api: Api, tag: str) -> list[dict[str, Any]]:
+    status, body = await api.get(f"/api/bags/{tag}")
+    return list(body["history"]) if status == 200 else []
+
+
+async def test_scan_counter_queues_offline_and_counts_each_scan_once(
+    api: Api, service: RunningService, contexts: Callable[..., Awaitable[BrowserContext]]
+) -> None:
+    await post(api, setup_events())
+    await wait_until(lambda: _known(api, THEIRS), timeout=30, what="the bags to be processed")
+    device = service.token("device")
+    phone = await contexts(PHONE)
+    watched = await open_watched(phone, f"{service.base_url}/scan#token={device}")
+    page = watched.page
+    assert "token=" not in page.url
+
+    # The shift: offloaded at Jeddah, chosen once (kept across reloads).
+    await page.select_option("#checkpoint", "offloaded")
+    await page.fill("#location", "JED")
+    await page.click("#shift button[type=submit]")
+    await page.reload()
+    await page.locator("#counter").wait_for(timeout=10_000)
+    assert "JED" in (await page.text_content("#current") or "")
+
+    # Online: counted, and the route label shows at once.
+    await page.fill("#tag", MINE)
+    await page.press("#tag", "Enter")
+    await page.wait_for_selector(f'#label[data-tag="{MINE}"][data-state="known"]', timeout=10_000)
+    label = await page.inner_text("#label")
+    assert "PK741-2026-05-18" in label and "Ajyad Residence A" in label and "P-FA0" in label
+    await page.wait_for_selector('#queue[data-count="0"]', timeout=10_000)
+    await shoot(page, "scan-en-phone")
+    assert await page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # Offline: two scans queue on the device (IndexedDB) and do not reach the service.
+    await phone.set_offline(True)
+    for tag in (THEIRS, MINE):
+        await page.fill("#tag", tag)
+        await page.press("#tag", "Enter")
+        await page.wait_for_selector(f'#label[data-tag="{tag}"]', timeout=10_000)
+    await page.wait_for_selector('#queue[data-count="2"]', timeout=10_000)
+    assert await page.get_attribute("#net", "data-state") == "offline"
+    queued_ids = await page.evaluate(
+        "() => window.tariq.recent.filter(r => r.status === 'queued').map(r => r.event_id)"
+    )
+    assert len(queued_ids) == 2
+    await shoot(page, "scan-en-offline-phone")
+
+    # Back online, the first POST reaches the service but its answer is lost: the page
+    # sends the same events again, and the service counts them once.
+    lost: list[str] = []
+
+    async def lose_answer(route: Any) -> None:
+        if not lost:
+            lost.append(route.request.post_data or "")
+            await route.fetch()  # delivered to the service...
+            await route.abort("connectionreset")  # ...but the page never hears back
+        else:
+            await route.continue_()
+
+    await page.route("**/api/events", lose_answer)
+    before = (await api.summary())["events"]
+    await phone.set_offline(False)
+    await page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    await page.wait_for_selector('#queue[data-count="0"]', timeout=30_000)
+    assert lost and all(event_id in lost[0] for event_id in queued_ids)
+
+    async def counted() -> bool:
+        events = (await api.summary())["events"]
+        return events["processed"] >= before["processed"] + 2 and (
+            events["duplicates"] >= before["duplicates"] + 2
+        )
+
+    await wait_until(counted, timeout=30, what="the resent scans to be counted once")
+    after = (await api.summary())["events"]
+    assert after["processed"] == before["processed"] + 2
+    mine = [h for h in await _history(api, MINE) if h["checkpoint"] == "offloaded"]
+    theirs = [h for h in await _history(api, THEIRS) if h["checkpoint"] == "offloaded"]
+    assert len(mine) == 2 and len(theirs) == 1  # one online, one offline: each once
+    assert {h["event_id"] for h in mine + theirs} >= set(queued_ids)
+
+    # An alert on a bag shows on the counter: a tag nobody labelled.
+    stray = "0065619999"
+    await page.fill("#tag", stray)
+    await page.press("#tag", "Enter")
+    await page.wait_for_selector(f'#label[data-tag="{stray}"][data-state="unknown"]')
+
+    async def alerted() -> bool:
+        status, body = await api.get(f"/api/scan/{stray}", token=device)
+        return status == 200 and any(a["type"] == "unknown_tag" for a in body["alerts"])
+
+    await wait_until(alerted, timeout=30, what="the unknown_tag alert")
+    await page.fill("#tag", stray)
+    await page.press("#tag", "Enter")
+    await page.wait_for_selector('#label [data-alert="unknown_tag"], #label .alert')
+    await page.click("#lang-toggle")
+    assert await page.get_attribute("html", "dir") == "rtl"
+    await page.fill("#tag", MINE)
+    await page.press("#tag", "Enter")
+    await page.wait_for_selector(f'#label[data-tag="{MINE}"][data-state="known"]')
+    await shoot(page, "scan-ar-phone")
+    assert await page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    tablet = await contexts(TABLET)
+    watched_tablet = await open_watched(tablet, f"{service.base_url}/scan?lang=ar#token={device}")
+    await watched_tablet.page.locator("#shift").wait_for(timeout=10_000)
+    assert await watched_tablet.page.get_attribute("html", "dir") == "rtl"
+    await shoot(watched_tablet.page, "scan-ar-tablet")
+
+    # The device API gives only what a counter needs; a hotel token may not use it.
+    status, body = await api.get(f"/api/scan/{MINE}", token=device)
+    assert status == 200 and set(body) == {"known", "label", "alerts"}
+    assert "Amina" not in str(body) and PASSPORT not in str(body)
+    hotel = service.token("hotel", hotel=HOTEL)
+    assert (await api.get(f"/api/scan/{MINE}", token=hotel))[0] == 403
+    assert (await api.get("/api/scan/12", token=device))[0] == 400
+    assert watched.foreign_requests() == []

@@ -65,3 +65,16 @@ def test_unreviewed_strings_are_listed_by_key(lang: str) -> None:
 def test_the_built_catalogue_is_the_source(lang: str) -> None:
     built = json.loads((BUILT / f"{lang}.json").read_text(encoding="utf-8"))
     assert built == load(lang)
+
+
+def test_the_handheld_counter_has_english_and_arabic_with_the_same_keys() -> None:
+    folder = CATALOGUES / "scan"
+    assert sorted(p.stem for p in folder.glob("*.json")) == ["ar", "en"]
+    english, arabic = (
+        json.loads((folder / f"{lang}.json").read_text(encoding="utf-8")) for lang in ("en", "ar")
+    )
+    assert set(strings(english)) == set(strings(arabic))
+    for key, text in strings(arabic).items():
+        assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(english[key])), key
+    assert arabic["_meta"]["dir"] == "rtl" and english["_unreviewed"] == []
+    assert set(arabic["_unreviewed"]) == set(strings(arabic))
