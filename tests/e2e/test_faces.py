@@ -155,6 +155,11 @@ async def test_pilgrim_page_shows_own_bags_live_in_their_language_until_revoked(
     assert "lang=fr" in page_ur.url
     assert "Trié pour votre hôtel" in await page_ur.locator("#bags").inner_text()
 
+    # English on a tablet.
+    watched_en = await open_watched(await contexts(TABLET), url + "?lang=en")
+    await watched_en.page.locator(f'#bags li.bag[data-tag="{MINE}"]').wait_for(timeout=15_000)
+    await shoot(watched_en.page, "pilgrim-en-tablet")
+
     # ?lang=ur on the phone: Urdu, right to left.
     await page.goto(url + "?lang=ur")
     await page.wait_for_function("() => document.documentElement.lang === 'ur'", timeout=15_000)
@@ -162,6 +167,8 @@ async def test_pilgrim_page_shows_own_bags_live_in_their_language_until_revoked(
     await page.locator(f'#bags li.bag[data-tag="{MINE}"]').wait_for(timeout=15_000)
     await shoot(page, "pilgrim-ur-phone")
     assert watched_ur.errors == [] and watched_ur.foreign_requests() == []
+
+    await report_page_weight(await contexts(PHONE), url + "?lang=ur")
 
     # The operator's API gives another working link; revoking ends every link: 404.
     status, body = await api.get("/api/pilgrims/P-FA0/link")
@@ -184,6 +191,25 @@ async def test_pilgrim_page_shows_own_bags_live_in_their_language_until_revoked(
     assert (await api.get("/api/pilgrims/NOBODY/link"))[0] == 404
     hotel_token = service.token("hotel", hotel=HOTEL)
     assert (await api.get("/api/pilgrims/P-FA0/link", token=hotel_token))[0] == 403
+
+
+async def report_page_weight(context: BrowserContext, url: str) -> None:
+    """Prints (does not assert) the bytes a first visit transfers: HTML, JS, CSS, the
+    language's catalogue and the data, as served (no compression configured)."""
+    sizes: dict[str, int] = {}
+    page = await context.new_page()
+
+    async def record(response: Any) -> None:
+        body = await response.body()
+        sizes[response.url.rsplit("/", 1)[-1].split("?")[0] or "page"] = len(body)
+
+    page.on("response", record)
+    await page.goto(url)
+    await page.locator("#bags li.bag").first.wait_for(timeout=15_000)
+    await page.wait_for_load_state("networkidle")
+    total = sum(sizes.values())
+    listing = ", ".join(f"{name} {size:,}" for name, size in sorted(sizes.items()))
+    print(f"\npilgrim page first load, bytes transferred: {total:,} ({listing})")
 
 
 async def test_pilgrim_page_is_rate_limited_per_address(api: Api, service: RunningService) -> None:
@@ -277,6 +303,12 @@ async def test_bus_screen_next_stop_bags_languages_and_stall(
         await watched_phone.page.text_content("#eta") or ""
     )
     await shoot(watched_phone.page, "bus-en-phone")
+    phone_ur = await open_watched(phone, f"{service.base_url}/bus/{BUS}?rotate=1000#token={device}")
+    await phone_ur.page.wait_for_function(
+        "() => document.documentElement.lang === 'ur'", timeout=15_000
+    )
+    assert await phone_ur.page.get_attribute("html", "dir") == "rtl"
+    await shoot(phone_ur.page, "bus-ur-phone")
     assert watched.errors == [] and watched.foreign_requests() == []
     assert watched_phone.errors == []
 
@@ -437,6 +469,9 @@ async def test_scan_counter_queues_offline_and_counts_each_scan_once(
     await watched_tablet.page.locator("#shift").wait_for(timeout=10_000)
     assert await watched_tablet.page.get_attribute("html", "dir") == "rtl"
     await shoot(watched_tablet.page, "scan-ar-tablet")
+    watched_tablet_en = await open_watched(tablet, f"{service.base_url}/scan?lang=en")
+    await watched_tablet_en.page.locator("#shift").wait_for(timeout=10_000)
+    await shoot(watched_tablet_en.page, "scan-en-tablet")
 
     # The device API gives only what a counter needs; a hotel token may not use it.
     status, body = await api.get(f"/api/scan/{MINE}", token=device)
