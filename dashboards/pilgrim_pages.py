@@ -1,5 +1,6 @@
-"""The pilgrim's page `/p/{link}`, the in-bus screen `/bus/{vehicle_id}` and the handheld
-counter `/scan` (contract section 7), with the small JSON each of them reads.
+"""The pilgrim's page `/p/{link}`, the in-bus screen `/bus/{vehicle_id}`, the handheld
+counter `/scan` (contract section 7) and the coding hall's label printing `/labels`, with the
+small JSON each of them reads.
 
 The pages are static files built from `web/`; each fetches its data from the same origin.
 The pilgrim's page needs no token: its link is the secret (192 random bits, stored hashed,
@@ -10,13 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
-from dashboards.keys import POOL, VERIFIER
+from dashboards.keys import POOL, PRINCIPAL, VERIFIER
 from dashboards.responses import dumps, error, json_response
 from dashboards.security import allow, bearer_token
+from tagging.labels import CAPTIONS, Label, LabelError, render_svg
+from tagging.tags import TagError, parse_tag
 from tariq.adapters.db import links
 from tariq.domain.links import is_link
 from tariq.domain.pages import bus_view, pilgrim_view, scan_view
@@ -179,6 +184,47 @@ async def get_scan(request: web.Request) -> web.Response:
     return json_response(scan_view(found))
 
 
+async def labels_page(request: web.Request) -> web.StreamResponse:
+    return _page("label.html")
+
+
+@allow("operator", "device")
+async def get_pilgrim_labels(request: web.Request) -> web.Response:
+    """`GET /api/pilgrims/{id}/labels?lang=en|ar` (operator, device): each of the pilgrim's
+    bags' label as SVG, for the coding hall's printer. The name is printed for operators only
+    (contract section 1: names are shown only to operators)."""
+    pilgrim_id = request.match_info["pilgrim_id"]
+    lang = request.query.get("lang", "en")
+    if lang not in CAPTIONS:
+        return error(400, f"lang must be one of {', '.join(CAPTIONS)}")
+    rows = await links.pilgrim_labels(request.app[POOL], pilgrim_id)
+    if not rows:
+        return error(404, f"no bags coded for pilgrim {pilgrim_id}")
+    with_name = request[PRINCIPAL].role == "operator"
+    printed = []
+    for row in rows:
+        try:
+            label = label_of(row, with_name=with_name)
+        except (LabelError, TagError) as exc:
+            printed.append({"tag": row["tag"], "error": str(exc)})
+            continue
+        printed.append({"tag": row["tag"], "svg": render_svg(label, lang)})
+    return json_response({"pilgrim_id": pilgrim_id, "labels": printed})
+
+
+def label_of(row: Mapping[str, Any], *, with_name: bool) -> Label:
+    """A label from a bag's stored facts (no lane: the sort plan is not stored per bag)."""
+    return Label(
+        parse_tag(row["tag"]),
+        row["pilgrim_id"],
+        row["flight_id"] or "",
+        row["airport"] or "",
+        row["hotel_id"] or "",
+        None,
+        row["name"] if with_name else None,
+    )
+
+
 def setup_pilgrim_routes(app: web.Application) -> None:
     """Register the pilgrim's page, the in-bus screen and the handheld counter."""
     app[PAGE_LIMITER] = RateLimiter(per_minute=page_rate_per_minute())
@@ -190,3 +236,5 @@ def setup_pilgrim_routes(app: web.Application) -> None:
     app.router.add_get("/bus/{vehicle_id}/data", bus_data)
     app.router.add_get("/scan", scan_page)
     app.router.add_get("/api/scan/{tag}", get_scan)
+    app.router.add_get("/labels", labels_page)
+    app.router.add_get("/api/pilgrims/{pilgrim_id}/labels", get_pilgrim_labels)

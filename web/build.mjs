@@ -48,7 +48,7 @@ copyFileSync(join(here, "src", "hotel.html"), join(staticDir, "hotel.html"));
 
 // ---- the pilgrim's page, the in-bus screen and the handheld counter: small bundles of their
 // own (not the operator's), so that a phone on a slow connection loads little.
-const PAGES = ["pilgrim", "bus", "scan"];
+const PAGES = ["pilgrim", "bus", "scan", "label"];
 await build({
   entryPoints: Object.fromEntries(
     PAGES.flatMap((page) => [

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -481,3 +482,50 @@ async def test_scan_counter_queues_offline_and_counts_each_scan_once(
     assert (await api.get(f"/api/scan/{MINE}", token=hotel))[0] == 403
     assert (await api.get("/api/scan/12", token=device))[0] == 400
     assert watched.foreign_requests() == []
+
+
+async def test_label_page_prints_a_pilgrims_labels_that_decode_back(
+    api: Api, service: RunningService, contexts: Callable[..., Awaitable[BrowserContext]]
+) -> None:
+    cairosvg = pytest.importorskip("cairosvg")
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    from tagging.labels import decode_payload
+    from tagging.symbols import DPI
+
+    await post(api, setup_events())
+    await wait_until(lambda: _known(api, MINE), timeout=30, what="the bag to be processed")
+    device = service.token("device")
+    # The API: one SVG per bag; the name only for an operator; the codes decode back.
+    status, body = await api.get("/api/pilgrims/P-FA0/labels?lang=ar")
+    assert status == 200 and [x["tag"] for x in body["labels"]] == [MINE]
+    svg = body["labels"][0]["svg"]
+    assert "Amina Bibi Qureshi" in svg and PASSPORT not in svg
+    image = Image.open(io.BytesIO(cairosvg.svg2png(bytestring=svg.encode(), dpi=DPI)))
+    codes = {r.format.name: r.text for r in zxingcpp.read_barcodes(image)}
+    assert codes["ITF"] == MINE
+    label = decode_payload(codes["QRCode"])
+    assert (label.pilgrim_id, label.flight_id, label.airport, label.hotel_id) == (
+        "P-FA0", "PK741-2026-05-18", "JED", HOTEL
+    )  # fmt: skip
+    status, body = await api.get("/api/pilgrims/P-FA0/labels", token=device)
+    assert status == 200 and "Amina" not in body["labels"][0]["svg"]
+    assert (await api.get("/api/pilgrims/NOBODY/labels"))[0] == 404
+    assert (await api.get("/api/pilgrims/P-FA0/labels?lang=xx"))[0] == 400
+
+    shots = ((PHONE, "ar", "labels-ar-phone"), (TABLET, "en", "labels-en-tablet"))
+    for viewport, lang, name in shots:
+        url = f"{service.base_url}/labels?lang={lang}#token={device}"
+        watched = await open_watched(await contexts(viewport), url)
+        page = watched.page
+        await page.fill("#pilgrim", "P-FA0")
+        await page.select_option("#label-lang", lang)
+        await page.click("#find button[type=submit]")
+        await page.wait_for_selector(f'#sheet img[data-tag="{MINE}"]', timeout=15_000)
+        await page.wait_for_function(
+            "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+        )
+        assert await page.get_attribute("html", "dir") == ("rtl" if lang == "ar" else "ltr")
+        await shoot(page, name)
+        assert watched.errors == [] and watched.foreign_requests() == []

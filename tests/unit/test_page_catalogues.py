@@ -67,8 +67,9 @@ def test_the_built_catalogue_is_the_source(lang: str) -> None:
     assert built == load(lang)
 
 
-def test_the_handheld_counter_has_english_and_arabic_with_the_same_keys() -> None:
-    folder = CATALOGUES / "scan"
+@pytest.mark.parametrize("page", ["scan", "label"])
+def test_the_counter_and_label_pages_have_english_and_arabic_with_the_same_keys(page: str) -> None:
+    folder = CATALOGUES / page
     assert sorted(p.stem for p in folder.glob("*.json")) == ["ar", "en"]
     english, arabic = (
         json.loads((folder / f"{lang}.json").read_text(encoding="utf-8")) for lang in ("en", "ar")

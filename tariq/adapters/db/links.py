@@ -133,3 +133,16 @@ async def scan_view(db: Db, tag: str) -> dict[str, Any] | None:
         "bag": {**dict(bag), "stage": STAGES[bag["stage_rank"]]} if bag else None,
         "alerts": [dict(a) for a in alerts],
     }
+
+
+async def pilgrim_labels(db: Db, pilgrim_id: str) -> list[dict[str, Any]]:
+    """What the coding hall prints on each of the pilgrim's bags: tag, flight, arrival
+    airport, hotel, and the registered name (for operators' prints only)."""
+    rows = await db.fetch(
+        "SELECT b.tag, b.pilgrim_id, b.flight_id, b.hotel_id, f.destination AS airport,"
+        " p.name FROM bags b LEFT JOIN flights f ON f.flight_id = b.flight_id"
+        " LEFT JOIN pilgrims p ON p.pilgrim_id = b.pilgrim_id"
+        " WHERE b.pilgrim_id = $1 ORDER BY b.tag",
+        pilgrim_id,
+    )
+    return [dict(r) for r in rows]
