@@ -81,7 +81,12 @@ async def bus_feed(request: web.Request) -> web.StreamResponse:
     pool = request.app[POOL]
     async with pool.acquire() as conn:
         row = await reads.vehicle(conn, vehicle_id)
-    vehicle = msgspec.convert(row, feed.Vehicle) if row else feed.Vehicle(vehicle_id)
+    if row is None:
+        return error(404, f"no vehicle {vehicle_id}")
+    principal = request[PRINCIPAL]
+    if principal.role == "device" and principal.vehicle_id not in (None, vehicle_id):
+        return error(403, "this device token is bound to another vehicle")
+    vehicle = msgspec.convert(row, feed.Vehicle)
     passengers = await bus_passengers(pool, vehicle_id)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)

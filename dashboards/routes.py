@@ -35,6 +35,8 @@ def setup_routes(app: web.Application) -> None:
 
     from dashboards.notices_api import setup_notice_routes
     from dashboards.pages import setup_page_routes
+    from dashboards.pilgrim_pages import setup_pilgrim_routes
 
     setup_notice_routes(app)
     setup_page_routes(app)
+    setup_pilgrim_routes(app)

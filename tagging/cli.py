@@ -39,9 +39,16 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     decode = label_commands.add_parser("decode", help="decode a payload or text form to JSON")
     decode.add_argument("code", metavar="CODE", help="payload (MR1/...) or text form")
     decode.set_defaults(func=_label_decode)
-    render = label_commands.add_parser("render", help="render a label as SVG")
+    render = label_commands.add_parser(
+        "render",
+        help="render a label as SVG (100 x 50 mm, 203 dpi): ITF barcode of the tag, QR code "
+        "of the payload",
+    )
     _label_fields(render)
     render.add_argument("--name", help="pilgrim name to print (never put in the codes)")
+    render.add_argument(
+        "--lang", choices=tuple(labels.CAPTIONS), default="en", help="captions' language"
+    )
     render.add_argument("--out", help="SVG file to write (default: stdout)")
     render.set_defaults(func=_label_render)
 
@@ -136,7 +143,7 @@ def _label_render(args: argparse.Namespace) -> int:
     except (TagError, labels.LabelError) as exc:
         print(f"tariq label: {exc}", file=sys.stderr)
         return 2
-    svg = labels.render_svg(label)
+    svg = labels.render_svg(label, args.lang)
     if args.out:
         Path(args.out).write_text(svg + "\n", encoding="utf-8")
     else:

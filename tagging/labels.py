@@ -4,7 +4,7 @@ The label ties a tag to pilgrim, flight, arrival airport, hotel and sort lane. B
 carry ids only, never the pilgrim's name or passport number: anyone near a bag can read its
 label. The name, when given, is printed on the label for the porters and nowhere else.
 
-Payload (for a QR code in alphanumeric mode or a Code 39 barcode; 41-character alphabet
+Payload (for the label's QR code, in alphanumeric mode; 41-character alphabet
 `0-9 A-Z - . / + %`):  `MR1/<tag>/<flight>/<airport>/<hotel>/<lane>/<pilgrim>/<check>`,
 where in ids a lowercase letter x is written `+X` and any other character outside
 `0-9 A-Z - .` as `%HH` (each UTF-8 byte). The check character is a weighted sum modulo 41
@@ -230,101 +230,103 @@ def decode(text: str) -> Label:
     return decode_text(stripped)
 
 
-# Code 39 patterns (bar, space, bar, ...; w wide, n narrow); `*` is start/stop.
-_CODE39: Final = dict(
-    zip(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%*",
-        (
-            "nnnwwnwnn",
-            "wnnwnnnnw",
-            "nnwwnnnnw",
-            "wnwwnnnnn",
-            "nnnwwnnnw",
-            "wnnwwnnnn",
-            "nnwwwnnnn",
-            "nnnwnnwnw",
-            "wnnwnnwnn",
-            "nnwwnnwnn",
-            "wnnnnwnnw",
-            "nnwnnwnnw",
-            "wnwnnwnnn",
-            "nnnnwwnnw",
-            "wnnnwwnnn",
-            "nnwnwwnnn",
-            "nnnnnwwnw",
-            "wnnnnwwnn",
-            "nnwnnwwnn",
-            "nnnnwwwnn",
-            "wnnnnnnww",
-            "nnwnnnnww",
-            "wnwnnnnwn",
-            "nnnnwnnww",
-            "wnnnwnnwn",
-            "nnwnwnnwn",
-            "nnnnnnwww",
-            "wnnnnnwwn",
-            "nnwnnnwwn",
-            "nnnnwnwwn",
-            "wwnnnnnnw",
-            "nwwnnnnnw",
-            "wwwnnnnnn",
-            "nwnnwnnnw",
-            "wwnnwnnnn",
-            "nwwnwnnnn",
-            "nwnnnnwnw",
-            "wwnnnnwnn",
-            "nwwnnnwnn",
-            "nwnwnwnnn",
-            "nwnwnnnwn",
-            "nwnnnwnwn",
-            "nnnwnwnwn",
-            "nwnnwnwnn",
-        ),
-        strict=True,
-    )
-)
+# Captions of the label's lines, per language (ids and codes are printed as they are).
+CAPTIONS: Final[dict[str, dict[str, str]]] = {
+    "en": {"hotel": "HOTEL", "flight": "FLIGHT", "pilgrim": "PILGRIM"},
+    "ar": {"hotel": "الفندق", "flight": "الرحلة", "pilgrim": "الحاج"},
+}
+_RTL_RANGES: Final = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF), (0x0780, 0x07BF))
 
 
-def code39_bars(data: str, narrow: float = 1.0, wide: float = 2.5) -> list[tuple[float, float]]:
-    """(x, width) of each bar of a Code 39 symbol for `data` (no check added: ours is in it)."""
-    bars: list[tuple[float, float]] = []
-    x = 0.0
-    for char in f"*{data}*":
-        pattern = _CODE39.get(char)
-        if pattern is None:
-            raise LabelError(f"character {char!r} cannot be written in Code 39")
-        for index, element in enumerate(pattern):
-            width = wide if element == "w" else narrow
-            if index % 2 == 0:
-                bars.append((x, width))
-            x += width
-        x += narrow  # gap between characters
-    return bars
+def _right_to_left(text: str) -> bool:
+    """Whether the first strong character of `text` belongs to a right-to-left script."""
+    for char in text:
+        code = ord(char)
+        if any(low <= code <= high for low, high in _RTL_RANGES):
+            return True
+        if char.isalpha():
+            return False
+    return False
 
 
-def render_svg(label: Label) -> str:
-    """A 100 × 50 mm label: lane and airport big, hotel, flight, tag, ids and a Code 39 bar."""
+def _clean(text: str) -> str:
+    """Printable text for SVG: XML-escaped, without control characters (invalid in XML)."""
+    return escape("".join(c for c in text if c.isprintable()))
+
+
+def _line(x_ltr: float, y: float, size: float, text: str, rtl: bool) -> str:
+    """A line of text; a right-to-left one runs from the right margin, shaped by the renderer
+    (`direction`, `unicode-bidi` and `xml:lang` tell it the script's direction)."""
+    if rtl:
+        return (
+            f'<text x="96" y="{y}" font-size="{size}" direction="rtl" unicode-bidi="embed"'
+            f' text-anchor="start" xml:lang="ar">{text}</text>'
+        )
+    return f'<text x="{x_ltr}" y="{y}" font-size="{size}">{text}</text>'
+
+
+def _ids(caption: str, value: str, rtl: bool) -> str:
+    # An id inside right-to-left text is isolated, so it reads left to right as printed.
+    shown = _clean(value)
+    if rtl:
+        return f'{caption} <tspan direction="ltr" unicode-bidi="isolate">{shown}</tspan>'
+    return f"{caption} {shown}"
+
+
+def render_svg(label: Label, lang: str = "en") -> str:
+    """A 100 × 50 mm label for a 203-dpi thermal printer: arrival airport and sort lane big;
+    hotel, flight, pilgrim and the name (when given; Arabic is set right to left); an
+    Interleaved 2 of 5 barcode of the tag and a QR code of the payload (tagging/symbols.py).
+    `lang` picks the captions: `en` or `ar` (Arabic captions, lines set right to left)."""
+    from tagging.symbols import DOT_MM, QR_MODULE_DOTS, itf_bars, qr_path, qr_symbol
+
+    captions = CAPTIONS.get(lang)
+    if captions is None:
+        raise LabelError(f"label language must be one of {', '.join(CAPTIONS)}, not {lang!r}")
+    rtl = lang == "ar"
     payload = encode_payload(label)
-    bars = code39_bars(payload)
-    bar_width = bars[-1][0] + bars[-1][1]
-    scale = 92.0 / bar_width  # fit the symbol in 92 mm
     lane = "--" if label.lane is None else f"{label.lane:02d}"
+    flight = _ids(captions["flight"], label.flight_id, rtl)
+    pilgrim = _ids(captions["pilgrim"], label.pilgrim_id, rtl)
     lines = [
         '<svg xmlns="http://www.w3.org/2000/svg" width="100mm" height="50mm" '
-        'viewBox="0 0 100 50" font-family="DejaVu Sans Mono, monospace">',
-        '<rect width="100" height="50" fill="#fff" stroke="#000" stroke-width="0.3"/>',
-        f'<text x="4" y="12" font-size="11" font-weight="bold">{escape(label.airport)}</text>',
-        f'<text x="96" y="12" font-size="11" font-weight="bold" text-anchor="end">L{lane}</text>',
-        f'<text x="4" y="18" font-size="4">HOTEL {escape(label.hotel_id)}</text>',
-        f'<text x="4" y="23" font-size="3.5">{escape(label.flight_id)}  '
-        f"PILGRIM {escape(label.pilgrim_id)}</text>",
+        f'viewBox="0 0 100 50" font-family="DejaVu Sans, Noto Sans, Noto Naskh Arabic, sans-serif"'
+        f' xml:lang="{lang}">',
+        '<rect width="100" height="50" fill="#fff"/>',
+        f'<text x="4" y="10" font-size="9" font-weight="bold">{escape(label.airport)}</text>',
+        f'<text x="96" y="10" font-size="9" font-weight="bold" text-anchor="end">L{lane}</text>',
+        _line(4, 15.5, 3.8, _ids(captions["hotel"], label.hotel_id, rtl), rtl),
+        _line(4, 20, 3.2, f"{flight}  {pilgrim}", rtl),
     ]
     if label.pilgrim_name:
-        lines.append(f'<text x="4" y="27.5" font-size="3.5">{escape(label.pilgrim_name)}</text>')
-    lines.append(f'<g transform="translate(4 29) scale({scale:.5f} 1)">')
-    lines.extend(f'<rect x="{x:g}" y="0" width="{w:g}" height="12"/>' for x, w in bars)
+        name = _clean(label.pilgrim_name)
+        lines.append(_line(4, 24.5, 3.5, name, _right_to_left(label.pilgrim_name)))
+    # The symbols start on whole printer dots, as their bars and modules are whole dots.
+    itf = itf_bars(str(label.tag))
+    itf_x = 16 * DOT_MM
+    lines.append(
+        f'<g transform="translate({itf_x:.4f} 28)" data-symbol="itf" data-dots="{itf.width_dots}">'
+    )
+    lines.extend(
+        f'<rect x="{x * DOT_MM:.4f}" y="0" width="{w * DOT_MM:.4f}" height="13"/>'
+        for x, w in itf.bars
+    )
     lines.append("</g>")
-    lines.append(f'<text x="50" y="44" font-size="5" text-anchor="middle">{label.tag}</text>')
-    lines.append(f'<text x="50" y="48" font-size="2.2" text-anchor="middle">{payload}</text>')
+    centre = itf_x + itf.width_dots * DOT_MM / 2
+    lines.append(
+        f'<text x="{centre:.2f}" y="46" font-size="4.2" text-anchor="middle"'
+        f' font-family="DejaVu Sans Mono, monospace">{label.tag}</text>'
+    )
+    lines.append(
+        f'<text x="{itf_x:.2f}" y="49.3" font-size="2" font-family="DejaVu Sans Mono, monospace"'
+        f' direction="ltr">{_clean(encode_text(label))}</text>'
+    )
+    qr = qr_symbol(payload)
+    module = QR_MODULE_DOTS * DOT_MM
+    x0 = (round(98 / DOT_MM) - qr.size * QR_MODULE_DOTS) * DOT_MM
+    lines.append(
+        f'<path transform="translate({x0:.4f} 27)" data-symbol="qr" data-version="{qr.version}"'
+        f' d="{qr_path(qr, module)}"/>'
+    )
     lines.append("</svg>")
     return "\n".join(lines)

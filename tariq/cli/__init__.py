@@ -21,6 +21,7 @@ _OWNERS: Final = {
     "web": "tariq.cli.commands",
     "replay": "tariq.cli.commands",
     "token": "tariq.cli.commands",
+    "pilgrim": "tariq.cli.commands",
     "iata": "tagging.cli",
     "label": "tagging.cli",
     "simulate": "simulators.cli",

@@ -1,4 +1,4 @@
-"""The service's subcommands: up, worker, web, replay, token create."""
+"""The service's subcommands: up, worker, web, replay, token create, pilgrim link."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from tariq.config import load_settings
 from tariq.services.launch import DEMO_SECONDS, resolved_settings
+
+if TYPE_CHECKING:
+    import asyncpg
+
+T = TypeVar("T")
 
 
 def _use_uvloop() -> None:
@@ -99,6 +106,49 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_database(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    """Run `work` against the service's database (migrated), as a running `tariq up` sees it."""
+    from tariq.adapters.db import create_pool, migrate
+
+    settings = resolved_settings()
+    if not settings.database_url:
+        settings.require_urls()
+
+    async def run() -> T:
+        pool = await create_pool(settings.database_url or "", max_size=1)
+        try:
+            await migrate(pool)
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def cmd_pilgrim_link(args: argparse.Namespace) -> int:
+    from tariq.adapters.db.links import create_link
+    from tariq.services.pages import pilgrim_page_url
+
+    link = _with_database(lambda pool: create_link(pool, args.pilgrim_id))
+    if link is None:
+        print(f"tariq pilgrim link: no pilgrim {args.pilgrim_id}", file=sys.stderr)
+        return 1
+    settings = resolved_settings()
+    fallback = f"http://{settings.http_host}:{settings.http_port}"
+    print(f"the page of pilgrim {args.pilgrim_id} (keep it private; revoke with")
+    print(f"`tariq pilgrim revoke-link {args.pilgrim_id}`):")
+    print(pilgrim_page_url(fallback, link))
+    return 0
+
+
+def cmd_pilgrim_revoke(args: argparse.Namespace) -> int:
+    from tariq.adapters.db.links import revoke_links
+
+    revoked = _with_database(lambda pool: revoke_links(pool, args.pilgrim_id))
+    print(f"revoked {revoked} link{'' if revoked == 1 else 's'} of pilgrim {args.pilgrim_id}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from tariq.cli.up import run_up
 
@@ -151,3 +201,15 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     create.add_argument("--role", required=True, choices=("operator", "hotel", "device"))
     create.add_argument("--hotel", default=None, help="the hotel id of a hotel token")
     create.set_defaults(func=cmd_token_create)
+
+    pilgrim = subparsers.add_parser("pilgrim", help="pilgrims' own pages")
+    pilgrim_sub = pilgrim.add_subparsers(dest="pilgrim_command", metavar="ACTION")
+    pilgrim_sub.required = True
+    link = pilgrim_sub.add_parser(
+        "link", help="print a new link to the pilgrim's page (the URL alone on the last line)"
+    )
+    link.add_argument("pilgrim_id")
+    link.set_defaults(func=cmd_pilgrim_link)
+    revoke = pilgrim_sub.add_parser("revoke-link", help="revoke every link to the pilgrim's page")
+    revoke.add_argument("pilgrim_id")
+    revoke.set_defaults(func=cmd_pilgrim_revoke)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import string
 
 import pytest
 from hypothesis import given
@@ -13,7 +12,6 @@ from tagging.labels import (
     ALPHABET,
     Label,
     LabelError,
-    code39_bars,
     decode,
     decode_payload,
     decode_text,
@@ -21,6 +19,7 @@ from tagging.labels import (
     encode_text,
     render_svg,
 )
+from tagging.symbols import DOT_MM, ITF_NARROW_DOTS, ITF_WIDE_DOTS, SymbolError, itf_bars
 from tagging.tags import make_tag
 
 LABEL = Label(
@@ -116,19 +115,49 @@ def test_label_refuses_bad_fields() -> None:
         Label(make_tag("065", 1), "p", "f", "JED", "")
 
 
-def test_svg_shows_the_label_and_a_code39_of_the_payload() -> None:
+def test_svg_shows_the_label_an_itf_of_the_tag_and_a_qr_of_the_payload() -> None:
     svg = render_svg(LABEL)
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     for shown in ("JED", "L07", "hotel-mak-0042", "SV5123-2026-05-18", "0065123456", "Ahmed Ali"):
         assert shown in svg
-    payload = encode_payload(LABEL)
-    # 9 elements per character, 5 of them bars, plus start and stop.
-    assert len(re.findall(r"<rect x=", svg)) == 5 * (len(payload) + 2)
+    itf = re.search(r'<g [^>]*data-symbol="itf"[^>]*>(.*?)</g>', svg, re.S)
+    assert itf is not None
+    # Start: 2 bars; each digit pair: 5 bars (the first digit's); stop: 2 bars.
+    assert len(re.findall(r"<rect ", itf.group(1))) == 2 + 5 * 5 + 2
+    assert 'data-symbol="qr"' in svg
     assert "Ahmed" not in render_svg(LABEL.without_name())
 
 
-def test_code39_has_three_wide_elements_per_character() -> None:
-    for char in string.digits + string.ascii_uppercase + "-./+%":
-        bars = code39_bars(char, narrow=1, wide=3)
-        # start, char, stop: each 9 elements (3 wide) -> width 3*(6+9) + 2 gaps
-        assert bars[-1][0] + bars[-1][1] == 3 * 15 + 2
+def test_itf_elements_are_whole_dots_wide_enough_for_203_dpi() -> None:
+    bars = itf_bars("0065123456")
+    widths = {w for _, w in bars.bars}
+    assert widths == {ITF_NARROW_DOTS, ITF_WIDE_DOTS}
+    assert ITF_NARROW_DOTS * DOT_MM >= 0.25  # module width at least 0.25 mm
+    assert 2.25 <= ITF_WIDE_DOTS / ITF_NARROW_DOTS <= 3.0
+    first_bar, (last_x, last_w) = bars.bars[0][0], bars.bars[-1]
+    assert first_bar >= 10 * ITF_NARROW_DOTS  # quiet zones of 10 X
+    assert bars.width_dots - (last_x + last_w) >= 10 * ITF_NARROW_DOTS
+    # The whole symbol with its quiet zones fits the label's left 60 mm.
+    assert bars.width_dots * DOT_MM < 60
+    with pytest.raises(SymbolError):
+        itf_bars("123")
+
+
+def test_arabic_label_is_set_right_to_left_with_ids_isolated() -> None:
+    arabic = Label(LABEL.tag, "ID-000123", "SV5123-2026-05-18", "JED", "hotel-mak-0042", 7,
+                   "أحمد علي")  # fmt: skip
+    svg = render_svg(arabic, "ar")
+    assert 'xml:lang="ar"' in svg and "الفندق" in svg and "الرحلة" in svg
+    name = re.search(r"<text [^>]*>أحمد علي</text>", svg)
+    assert name is not None and 'direction="rtl"' in name.group(0)
+    assert '<tspan direction="ltr" unicode-bidi="isolate">hotel-mak-0042</tspan>' in svg
+    # An Arabic name on an English label is still set right to left.
+    assert 'direction="rtl"' in render_svg(arabic, "en")
+    with pytest.raises(LabelError, match="language"):
+        render_svg(LABEL, "xx")
+
+
+def test_text_from_ids_and_names_is_escaped() -> None:
+    odd = Label(LABEL.tag, "<p>", "f&g", "JED", 'h"1', None, "<script>\x01")
+    svg = render_svg(odd)
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "\x01" not in svg
