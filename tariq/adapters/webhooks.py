@@ -41,14 +41,15 @@ async def resolve(host: str, port: int) -> list[str]:
 
 
 async def webhook_problem(url: str, allow: Sequence[IPNetwork] | None = None) -> str | None:
-    """Why a webhook URL may not be used (some address of its host is refused, or it does
-    not resolve), or None when it may. The URL's scheme and form are checked by the caller."""
+    """Why a webhook URL may not be used (an address its host resolves to is refused), or
+    None when it may. A host that does not resolve (yet) is accepted: nothing is reached
+    through it, and every delivery checks again. The scheme and form are the caller's."""
     parsed = URL(url)
     allow = webhook_allow() if allow is None else allow
     try:
         addresses = await resolve(parsed.host or "", parsed.port or 80)
-    except Unresolvable as exc:
-        return str(exc)
+    except Unresolvable:
+        return None
     for address in addresses:
         why = refusal(address, allow)
         if why is not None:
