@@ -68,8 +68,8 @@ async def test_tokens_expire_are_listed_and_revoked(api: Api, service: RunningSe
     await wait_until(lambda: _is(status_of(api, lasting), 401), timeout=10, what="revocation")
     assert await status_of(api, lasting) == 401
     assert await status_of(api, api.token) == 200
-    revoked_row = service.tariq("token", "list")
-    assert [r for r in revoked_row.splitlines() if r.startswith(lasting_id)][0].split()[6] != "-"
+    rows = service.tariq("token", "list").splitlines()
+    assert next(r for r in rows if r.startswith(lasting_id)).split()[6] != "-"
 
     bad = subprocess.run(
         [sys.executable, "-m", "tariq.cli", "token", "create", "--role", "operator",
@@ -138,11 +138,13 @@ async def test_websockets_check_origin_and_cap_connections_per_token(
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect(url)
         assert refused.value.status == 429
-        async with session.get(
-            url.replace("ws://", "http://"),
-            headers={"Connection": "Upgrade", "Upgrade": "websocket",
-                     "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
-        ) as answer:  # fmt: skip
+        upgrade = {
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        }
+        async with session.get(url.replace("ws://", "http://"), headers=upgrade) as answer:
             assert answer.status == 429
             assert "TARIQ_WS_PER_TOKEN" in (await answer.json())["error"]
         # Another token has its own connections.
@@ -204,9 +206,7 @@ async def _raw(port: int, request: bytes) -> bytes:
     return answer
 
 
-async def test_no_token_in_any_log_line(
-    api: Api, service: RunningService, tmp_path: Path
-) -> None:
+async def test_no_token_in_any_log_line(api: Api, service: RunningService, tmp_path: Path) -> None:
     """A second web process with the access log on: websocket URLs and malformed request
     lines carrying `?token=` are logged with the token redacted."""
     port = free_port()
