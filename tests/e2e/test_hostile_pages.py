@@ -43,7 +43,7 @@ document.addEventListener('securitypolicyviolation',
 """
 # Elements the payloads would make if interpreted as HTML.
 INJECTED = (
-    "document.querySelectorAll('img[src=\"x\"], img[src=\"data:,\"], svg[onload],"
+    'document.querySelectorAll(\'img[src="x"], img[src="data:,"], svg[onload],'
     " script:not([src]), [onerror], [onload]').length"
 )
 
