@@ -78,23 +78,23 @@ def may_see_hotel(principal: Principal, hotel_id: str | None) -> bool:
 
 
 def same_origin(request: web.Request) -> bool:
-    """A websocket's `Origin` is this server (scheme, host and port of the request), or absent
-    (a non-browser client, which no page can make act for a user). `null` is foreign."""
+    """A websocket's `Origin` names this server, or is absent (a non-browser client, which no
+    page can make act for a user); `null` and any other origin are foreign.
+
+    "This server" is the host of the request's `Host` header, and its port when the header
+    names one. The scheme is not compared: behind a TLS-terminating proxy the page is https
+    while the request reaching the service is http."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
     try:
         theirs = URL(origin)
-        ours = URL(f"{request.scheme}://{request.host}")
+        ours = URL(f"http://{request.host}")
     except ValueError:
         return False
-    if not theirs.host or not ours.host:
+    if not theirs.host or not ours.host or theirs.host.lower() != ours.host.lower():
         return False
-    return (theirs.scheme, theirs.host.lower(), theirs.port) == (
-        ours.scheme,
-        ours.host.lower(),
-        ours.port,
-    )
+    return ours.explicit_port is None or theirs.port == ours.explicit_port
 
 
 # A token in a query string (`?token=…`, `&token=…`), in any logged text, and a bare token.

@@ -20,6 +20,7 @@ from dashboards.headers import (
     security_headers,
 )
 from dashboards.hub import FeedHub
+from dashboards.notices_api import GENERIC_DELIVERY_ERROR, as_seen_by, for_hotel
 from dashboards.security import RedactTokens, redact, same_origin
 from tariq.domain.addresses import parse_allow, refusal
 from tariq.domain.events import event_from_object
@@ -171,19 +172,24 @@ def test_the_log_filter_redacts_messages_arguments_and_tracebacks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("origin", "ok"),
+    ("host", "origin", "ok"),
     [
-        (None, True),
-        ("http://127.0.0.1:8080", True),
-        ("http://127.0.0.1:8081", False),
-        ("https://127.0.0.1:8080", False),
-        ("http://evil.example", False),
-        ("null", False),
-        ("http://127.0.0.1:8080.evil.example", False),
+        ("127.0.0.1:8080", None, True),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080", True),
+        ("localhost:8080", "http://LOCALHOST:8080", True),
+        ("127.0.0.1:8080", "http://127.0.0.1:8081", False),
+        ("127.0.0.1:8080", "http://localhost:8080", False),
+        ("127.0.0.1:8080", "http://evil.example", False),
+        ("127.0.0.1:8080", "null", False),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080.evil.example", False),
+        # Behind a TLS-terminating proxy that keeps the Host header: the page is https.
+        ("tariq.example", "https://tariq.example", True),
+        ("tariq.example", "https://tariq.example.evil.example", False),
+        ("tariq.example", "https://evil.example", False),
     ],
 )
-def test_websocket_origin_must_be_this_server(origin: str | None, ok: bool) -> None:
-    headers = {"Host": "127.0.0.1:8080"}
+def test_websocket_origin_must_be_this_server(host: str, origin: str | None, ok: bool) -> None:
+    headers = {"Host": host}
     if origin is not None:
         headers["Origin"] = origin
     request = make_mocked_request("GET", "/ws/live", headers=headers)
@@ -253,3 +259,14 @@ def test_the_hub_caps_connections_per_token() -> None:
     assert hub.open_by_token == {}
     with hub.slot("a") as again:
         assert again
+
+
+def test_a_hotel_sees_only_a_generic_delivery_error() -> None:
+    notices = [
+        {"notice_id": "n1", "last_error": "ClientConnectorError: 10.0.0.5:6379 refused"},
+        {"notice_id": "n2", "last_error": None},
+    ]
+    shown = for_hotel(notices)
+    assert [n["last_error"] for n in shown] == [GENERIC_DELIVERY_ERROR, None]
+    assert as_seen_by(Principal("hotel", hotel_id="H"), notices) == shown
+    assert as_seen_by(Principal("operator"), notices) == notices
