@@ -45,11 +45,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     hub = FeedHub(live, per_token=settings.ws_per_token)
     await hub.start()
     app[POOL], app[LIVE], app[PRODUCER], app[HUB] = pool, live, producer, hub
-    app[VERIFIER] = TokenVerifier(pool)
+    verifier = TokenVerifier(pool)
+    await verifier.listen(database_url)
+    app[VERIFIER] = verifier
     log.info("tariq web ready")
     try:
         yield
     finally:
+        await verifier.close()
         await hub.stop()
         await producer.stop()
         await live.close()

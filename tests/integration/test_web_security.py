@@ -5,6 +5,7 @@ generic delivery error a hotel sees."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,7 @@ from tariq.config import Settings
 from tariq.domain.addresses import parse_allow
 from tariq.domain.notices import FAST_SCHEDULE, bags_en_route
 from tariq.domain.tokens import Principal, hash_token, token_id_of
-from tests.support.infra import create_database, drop_database
+from tests.support.infra import create_database, drop_database, with_database
 
 pytestmark = pytest.mark.integration
 
@@ -97,6 +98,29 @@ async def test_tokens_are_listed_without_secrets_and_revoked(pool: asyncpg.Pool)
     # A fresh verifier (another web process) refuses it at once.
     assert await TokenVerifier(pool).verify(device) is None
     assert await TokenVerifier(pool).verify(operator) is not None
+
+
+async def test_a_listening_verifier_forgets_a_revoked_token_at_once(
+    pool: asyncpg.Pool, postgres_server: str
+) -> None:
+    """With the revocation notice, a cached token is dropped without waiting for the cache
+    bound: the verifier's clock stands still here, so only the notice can do it."""
+    token = await create_token(pool, "device", None)
+    verifier = TokenVerifier(pool, clock=Clock())
+    await verifier.listen(
+        with_database(postgres_server, await pool.fetchval("SELECT current_database()"))
+    )
+    try:
+        assert await verifier.verify(token) is not None
+        assert await verifier.verify(token) is not None  # from the cache
+        assert await revoke_token(pool, token_id_of(hash_token(token))) == "revoked"
+        for _ in range(200):  # a bound on waiting for the notice, not a timing assert
+            if await verifier.verify(token) is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await verifier.verify(token) is None
+    finally:
+        await verifier.close()
 
 
 async def test_an_expired_token_is_refused(pool: asyncpg.Pool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -11,9 +12,15 @@ import asyncpg
 
 from tariq.domain.tokens import Principal, check_role, hash_token, new_token, token_id_of
 
+log = logging.getLogger(__name__)
+
 # How long the web process trusts a token it verified: a revoked or expired token is refused
-# at most this long after `tariq token revoke` returns (or after it expires).
+# at most this long after `tariq token revoke` returns (or after it expires), even when the
+# revocation notice below is lost.
 CACHE_TTL_S = 1.0
+# `tariq token revoke` notifies this channel; every web process's verifier listening on it
+# empties its cache at once.
+REVOKED_CHANNEL = "tariq_tokens_revoked"
 
 
 async def create_token(
@@ -59,7 +66,10 @@ async def revoke_token(conn: asyncpg.Connection | asyncpg.Pool, token_id: str) -
     )
     if row is None or not row["found"]:
         return None
-    return "revoked" if row["changed"] else "already revoked"
+    if not row["changed"]:
+        return "already revoked"
+    await conn.execute("SELECT pg_notify($1, $2)", REVOKED_CHANNEL, token_id)
+    return "revoked"
 
 
 class TokenVerifier:
@@ -76,6 +86,24 @@ class TokenVerifier:
         self.ttl_s = ttl_s
         self.clock = clock
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._listener: asyncpg.Connection | None = None
+
+    async def listen(self, database_url: str) -> None:
+        """Empty the cache the moment any token is revoked (`revoke_token` notifies), over a
+        connection of its own (the pool may be busy). Without it, CACHE_TTL_S still holds."""
+        try:
+            self._listener = await asyncpg.connect(database_url)
+            await self._listener.add_listener(REVOKED_CHANNEL, self._forget)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("token revocations take up to %.0f s to apply: %s", self.ttl_s, exc)
+
+    def _forget(self, *_: object) -> None:
+        self._cache.clear()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
 
     async def verify(self, token: str | None) -> Principal | None:
         if not token:
