@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import msgspec
 from aiohttp import web
@@ -14,6 +15,7 @@ from routing.eta import EtaPlanner
 from routing.geo import AIRPORTS
 from tariq.adapters.db import reads
 from tariq.domain.alerts import ALERT_TYPES
+from tariq.domain.tokens import may_post
 from tariq.services.intake import Intake, UnreadableBody
 
 MAX_LIMIT = 100_000
@@ -55,7 +57,11 @@ async def post_events(request: web.Request) -> web.Response:
         return error(400, "empty body: send a JSON array of events, or JSON Lines")
     app = request.app
     try:
-        outcome = await Intake(app[POOL], app[LIVE], app[PRODUCER]).take(body)
+        outcome = await Intake(app[POOL], app[LIVE], app[PRODUCER]).take(
+            # A device token bound to a vehicle posts only its positions (docs/security.md).
+            body,
+            screen=partial(may_post, request[PRINCIPAL]),
+        )
     except UnreadableBody as exc:
         return error(400, f"the body is not a JSON array of events: {exc}")
     return json_response({"accepted": outcome.accepted, "rejected": outcome.rejected}, status=202)

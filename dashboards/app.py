@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from dashboards.headers import reject_control_characters, security_headers
 from dashboards.hub import FeedHub
 from dashboards.keys import HUB, LIVE, POOL, PRODUCER, SETTINGS, VERIFIER
 from dashboards.routes import setup_routes
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[authenticate], client_max_size=64 * 1024 * 1024)
+    # Outermost first: every response gets the security headers, even a 400 or a 401.
+    middlewares = [security_headers, reject_control_characters, authenticate]
+    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
     setup_routes(app)
@@ -39,14 +42,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     # times fewer requests for the broker at thousands of single-event POSTs a second.
     producer = EventProducer(settings, linger_ms=5)
     await producer.start()
-    hub = FeedHub(live)
+    hub = FeedHub(live, per_token=settings.ws_per_token)
     await hub.start()
     app[POOL], app[LIVE], app[PRODUCER], app[HUB] = pool, live, producer, hub
-    app[VERIFIER] = TokenVerifier(pool)
+    verifier = TokenVerifier(pool)
+    await verifier.listen(database_url)
+    app[VERIFIER] = verifier
     log.info("tariq web ready")
     try:
         yield
     finally:
+        await verifier.close()
         await hub.stop()
         await producer.stop()
         await live.close()

@@ -6,23 +6,50 @@ Message shapes: tariq/domain/feed.py and docs/feeds.md.
 
 from __future__ import annotations
 
+from functools import wraps
+
 import msgspec
 from aiohttp import web
 
 from dashboards.hub import FeedClient, bus_passengers
 from dashboards.keys import HUB, POOL, PRINCIPAL
+from dashboards.notices_api import for_hotel
 from dashboards.responses import error
-from dashboards.security import allow
+from dashboards.security import Handler, allow, same_origin
 from tariq.adapters.db import reads
 from tariq.adapters.db.outbox import fetch_notices
 from tariq.domain import feed
+from tariq.domain.tokens import may_read_bus
 
 SNAPSHOT_ALERTS = 10_000
 SNAPSHOT_BAGS = 100_000
 SNAPSHOT_NOTICES = 200
 
 
+def guarded(handler: Handler) -> Handler:
+    """A feed opened from a page of this origin (or by a non-browser client: no `Origin`),
+    403 otherwise; at most the hub's `per_token` connections per token, 429 for one more
+    (before the upgrade, so the client sees why). Inside `allow`, which verified the token."""
+
+    @wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if not same_origin(request):
+            return error(403, "a live feed opens only from this server's own pages (Origin)")
+        hub = request.app[HUB]
+        with hub.slot(request[PRINCIPAL].token_id) as admitted:
+            if not admitted:
+                return error(
+                    429,
+                    f"this token has {hub.per_token} live connections open already "
+                    "(TARIQ_WS_PER_TOKEN); close one first",
+                )
+            return await handler(request)
+
+    return checked
+
+
 @allow("operator", message="the live feed needs an operator token")
+@guarded
 async def live_feed(request: web.Request) -> web.StreamResponse:
     """`/ws/live?token=…` (operator): a snapshot, then every change."""
     hub = request.app[HUB]
@@ -43,6 +70,7 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
 
 
 @allow("hotel", message="the hotel feed needs a hotel token")
+@guarded
 async def hotel_feed(request: web.Request) -> web.StreamResponse:
     """`/ws/hotel?token=…` (hotel): only that hotel's bags, alerts and notices."""
     hotel_id = request[PRINCIPAL].hotel_id
@@ -66,7 +94,7 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
     snapshot = feed.HotelSnapshot(
         hotel_id=hotel_id,
         bags=msgspec.convert(listing["bags"], list[feed.HotelBag]),
-        notices=msgspec.convert(notices, list[feed.NoticeRecord]),
+        notices=msgspec.convert(for_hotel(notices), list[feed.NoticeRecord]),
         alerts=msgspec.convert(alerts, list[feed.Alert]),
     )
     await request.app[HUB].serve(request, FeedClient(ws, hotel_id), feed.encode(snapshot))
@@ -74,18 +102,18 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
 
 
 @allow("operator", "device", message="the bus feed needs an operator or device token")
+@guarded
 async def bus_feed(request: web.Request) -> web.StreamResponse:
-    """`/ws/bus/{vehicle_id}?token=…` (operator or device): the in-bus screen — the next
-    stop, its ETA, and the bag status of the pilgrims on board."""
+    """`/ws/bus/{vehicle_id}?token=…` (operator, or a device token bound to that vehicle):
+    the in-bus screen — the next stop, its ETA, and the bag status of the pilgrims on board."""
     vehicle_id = request.match_info["vehicle_id"]
+    if not may_read_bus(request[PRINCIPAL], vehicle_id):
+        return error(403, f"the feed of bus {vehicle_id} needs a device token bound to it")
     pool = request.app[POOL]
     async with pool.acquire() as conn:
         row = await reads.vehicle(conn, vehicle_id)
     if row is None:
         return error(404, f"no vehicle {vehicle_id}")
-    principal = request[PRINCIPAL]
-    if principal.role == "device" and principal.vehicle_id not in (None, vehicle_id):
-        return error(403, "this device token is bound to another vehicle")
     vehicle = msgspec.convert(row, feed.Vehicle)
     passengers = await bus_passengers(pool, vehicle_id)
     ws = web.WebSocketResponse(heartbeat=20)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,15 +52,36 @@ async def bus_passengers(pool: asyncpg.Pool, vehicle_id: str) -> list[feed.Passe
 
 
 class FeedHub:
-    def __init__(self, live: LiveMirror) -> None:
+    def __init__(self, live: LiveMirror, per_token: int = 20) -> None:
         self.live = live
         self.clients: set[FeedClient] = set()
+        # Open feed connections per token (its public id), capped at `per_token`.
+        self.per_token = per_token
+        self.open_by_token: dict[str, int] = {}
         self.scopes: dict[str, feed.Scope] = {}
         self.alert_counts: dict[str, int] = {}
         self._alert_round = -1
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._closing: set[asyncio.Task[Any]] = set()
+
+    @contextlib.contextmanager
+    def slot(self, token_id: str) -> Iterator[bool]:
+        """One of the token's `per_token` connections, held for the block: yields False (and
+        holds nothing) when the token has them all open already."""
+        held = self.open_by_token.get(token_id, 0)
+        if held >= self.per_token:
+            yield False
+            return
+        self.open_by_token[token_id] = held + 1
+        try:
+            yield True
+        finally:
+            left = self.open_by_token[token_id] - 1
+            if left:
+                self.open_by_token[token_id] = left
+            else:
+                del self.open_by_token[token_id]
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="feed-hub")

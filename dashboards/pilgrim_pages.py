@@ -17,35 +17,25 @@ from typing import Any
 
 from aiohttp import web
 
-from dashboards.keys import POOL, PRINCIPAL, VERIFIER
+from dashboards.keys import POOL, PRINCIPAL
 from dashboards.responses import dumps, error, json_response
-from dashboards.security import allow, bearer_token
+from dashboards.security import allow
 from tagging.labels import CAPTIONS, Label, LabelError, render_svg
 from tagging.tags import TagError, parse_tag
 from tariq.adapters.db import links
 from tariq.domain.links import is_link
 from tariq.domain.pages import bus_view, pilgrim_view, scan_view
 from tariq.domain.ratelimit import RateLimiter
-from tariq.domain.tokens import Principal
+from tariq.domain.tokens import may_read_bus
 from tariq.services.pages import help_phone, page_rate_per_minute, pilgrim_page_url
 
 STATIC = Path(__file__).parent / "static"
 PAGE_LIMITER = web.AppKey("page_limiter", RateLimiter)
 TAG_DIGITS = 10
 
-# Same origin only; no inline script; the page may not be framed, and never sends a
-# Referer (the pilgrim's link is in its URL).
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-        " connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
-        " frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-cache",
-}
+# The security headers (no Referer either: the pilgrim's link is in its URL) come from the
+# one middleware in dashboards/headers.py; a page is always fetched fresh.
+PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 
 def _page(name: str) -> web.FileResponse:
@@ -144,21 +134,12 @@ async def bus_page(request: web.Request) -> web.StreamResponse:
     return _page("bus.html")
 
 
-def may_watch_bus(principal: Principal, vehicle_id: str) -> bool:
-    """An operator, or a device token bound to this bus (or, until every screen's token is
-    bound, a device token bound to no vehicle)."""
-    if principal.role == "operator":
-        return True
-    return principal.role == "device" and principal.vehicle_id in (None, vehicle_id)
-
-
-async def bus_data(request: web.Request) -> web.Response:
-    """`GET /bus/{vehicle_id}/data` (bearer token): the screen's content; 404 unknown bus."""
-    principal = await request.app[VERIFIER].verify(bearer_token(request))
-    if principal is None:
-        return error(401, "missing or invalid bearer token")
+@allow("operator", "device")
+async def bus_data(request: web.Request) -> web.StreamResponse:
+    """`GET /bus/{vehicle_id}/data` (bearer token, checked by the `authenticate`
+    middleware): the screen's content; 404 for an unknown bus."""
     vehicle_id = request.match_info["vehicle_id"]
-    if not may_watch_bus(principal, vehicle_id):
+    if not may_read_bus(request[PRINCIPAL], vehicle_id):
         return error(403, "this screen needs an operator token or this bus's device token")
     pool = request.app[POOL]
     raw = await links.bus_screen(pool, vehicle_id)

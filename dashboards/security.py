@@ -1,11 +1,16 @@
-"""Bearer-token authentication and role checks (contract section 3)."""
+"""Bearer-token authentication and role checks (contract section 3), the websockets'
+`Origin` check, and the log filter that keeps tokens out of every log line."""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from typing import Final
 
 from aiohttp import web
+from yarl import URL
 
 from dashboards.keys import PRINCIPAL, VERIFIER
 from dashboards.responses import error
@@ -26,6 +31,11 @@ def bearer_token(request: web.Request) -> str | None:
 BEARER_PATHS = frozenset({"/geo/hotels.geojson"})
 
 
+def _is_bus_data(path: str) -> bool:
+    """`/bus/{vehicle_id}/data`: the in-bus screen's content (the page itself needs none)."""
+    return path.startswith("/bus/") and path.endswith("/data")
+
+
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place tokens are verified, 401 without a valid one: a bearer header for every
@@ -33,7 +43,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     path (browsers cannot set headers on a websocket). Handlers check the role with `allow`.
     """
     path = request.path
-    if path.startswith("/api/") or path in BEARER_PATHS:
+    if path.startswith("/api/") or path in BEARER_PATHS or _is_bus_data(path):
         token, problem = bearer_token(request), "missing or invalid bearer token"
     elif path.startswith("/ws/"):
         token, problem = request.query.get("token"), "missing or invalid token"
@@ -70,3 +80,63 @@ def may_see_hotel(principal: Principal, hotel_id: str | None) -> bool:
     return principal.role == "operator" or (
         principal.role == "hotel" and hotel_id is not None and principal.hotel_id == hotel_id
     )
+
+
+def same_origin(request: web.Request) -> bool:
+    """A websocket's `Origin` names this server, or is absent (a non-browser client, which no
+    page can make act for a user); `null` and any other origin are foreign.
+
+    "This server" is the host of the request's `Host` header, and its port when the header
+    names one. The scheme is not compared: behind a TLS-terminating proxy the page is https
+    while the request reaching the service is http."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    try:
+        theirs = URL(origin)
+        ours = URL(f"http://{request.host}")
+    except ValueError:
+        return False
+    if not theirs.host or not ours.host or theirs.host.lower() != ours.host.lower():
+        return False
+    return ours.explicit_port is None or theirs.port == ours.explicit_port
+
+
+# A token in a query string (`?token=…`, `&token=…`), in any logged text, and a bare token.
+_QUERY_TOKEN: Final = re.compile(r"(?i)(token=)[^&\s\"'#]+")
+_BARE_TOKEN: Final = re.compile(r"\btq_[A-Za-z0-9_-]{20,}")
+REDACTED: Final = "[redacted]"
+
+
+def redact(text: str) -> str:
+    return _BARE_TOKEN.sub(REDACTED, _QUERY_TOKEN.sub(r"\1" + REDACTED, text))
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a record's message and traceback text with tokens redacted: aiohttp's access
+    log prints the request line with its query, and its "bad request" error log prints the
+    malformed request line (a websocket URL carries `?token=`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def install_log_redaction(*loggers: logging.Logger) -> None:
+    """Redact tokens in every record of the root handlers and of aiohttp's loggers."""
+    redactor = RedactTokens()
+    targets = [*logging.getLogger().handlers, *loggers]
+    for name in ("aiohttp.access", "aiohttp.server", "aiohttp.web", "aiohttp.websocket"):
+        targets.append(logging.getLogger(name))
+    for target in targets:
+        if not any(isinstance(f, RedactTokens) for f in target.filters):
+            target.addFilter(redactor)

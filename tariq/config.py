@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from tariq.domain.addresses import IPNetwork, parse_allow
+
 ENV_PREFIX: Final = "TARIQ_"
 
 
@@ -78,6 +80,10 @@ class Settings:
     # "faust" (a Faust agent with take_events; ~3x slower here, kept for comparison).
     ingest: str = "direct"
     thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    # Live-feed websockets open at once per token; one more is refused (contract section 4).
+    ws_per_token: int = 20
+    # Networks a webhook may reach although private, loopback, link-local… (section 3).
+    webhook_allow: tuple[IPNetwork, ...] = ()
 
     @property
     def events_topic(self) -> str:
@@ -117,6 +123,14 @@ class Settings:
         return self.kafka_url, self.redis_url, self.database_url
 
 
+def webhook_allow() -> tuple[IPNetwork, ...]:
+    """`TARIQ_WEBHOOK_ALLOW`: comma-separated CIDRs a webhook may reach (empty: none)."""
+    try:
+        return parse_allow(_env("WEBHOOK_ALLOW"))
+    except ValueError as exc:
+        raise SystemExit(f"{ENV_PREFIX}WEBHOOK_ALLOW: {exc}") from None
+
+
 def load_settings() -> Settings:
     data_dir = _env("DATA_DIR")
     defaults = AlertThresholds()
@@ -135,6 +149,8 @@ def load_settings() -> Settings:
         batch_within_s=_env_float("BATCH_WITHIN_S", 0.02),
         concurrency=_env_int("CONCURRENCY", 2),
         ingest=_env("INGEST") or "direct",
+        ws_per_token=max(1, _env_int("WS_PER_TOKEN", 20)),
+        webhook_allow=webhook_allow(),
         thresholds=AlertThresholds(
             missing_after_arrival_s=_env_float(
                 "MISSING_AFTER_ARRIVAL_S", defaults.missing_after_arrival_s

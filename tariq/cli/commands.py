@@ -1,4 +1,4 @@
-"""The service's subcommands: up, worker, web, replay, token create, pilgrim link."""
+"""The service's subcommands: up, worker, web, replay, token create/list/revoke, pilgrim link."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -48,17 +49,21 @@ def cmd_web(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from dashboards.app import create_app
+    from dashboards.security import install_log_redaction
 
     settings = resolved_settings()
     port = args.port or settings.http_port
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(name)s %(message)s")
+    # No token in any log line: `?token=` of a websocket URL, in the access log or in the
+    # "bad request" error that quotes a malformed request line.
+    install_log_redaction()
     _use_uvloop()
     web.run_app(
         create_app(settings),
         host=settings.http_host,
         port=port,
         print=lambda _: print(f"tariq web listening on http://{settings.http_host}:{port}/"),
-        access_log=None,
+        access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
     )
     return 0
 
@@ -79,29 +84,47 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_token_create(args: argparse.Namespace) -> int:
+def _token_store(run: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    """Run `run` against the configured database (migrated), as `tariq up` set it up."""
     from tariq.adapters.db import create_pool, migrate
-    from tariq.adapters.db.tokens import create_token
 
     settings = resolved_settings()
     if not settings.database_url:
         settings.require_urls()
-    assert settings.database_url
+    url = settings.database_url or ""
 
-    async def create() -> str:
-        pool = await create_pool(settings.database_url or "", max_size=1)
+    async def main() -> T:
+        pool = await create_pool(url, max_size=1)
         try:
             await migrate(pool)
-            return await create_token(pool, args.role, args.hotel)
+            return await run(pool)
         finally:
             await pool.close()
 
+    return asyncio.run(main())
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from tariq.adapters.db.tokens import create_token
+    from tariq.domain.tokens import check_role, parse_lifetime
+
     try:
-        token = asyncio.run(create())
+        lifetime = parse_lifetime(args.expires) if args.expires else None
+        check_role(args.role, args.hotel, args.vehicle)
     except ValueError as exc:
         print(f"tariq token create: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.role} token{f' for hotel {args.hotel}' if args.hotel else ''}:")
+    token = _token_store(
+        lambda pool: create_token(
+            pool, args.role, args.hotel, vehicle_id=args.vehicle, lifetime=lifetime
+        )
+    )
+    about = [
+        f"for hotel {args.hotel}" if args.hotel else "",
+        f"bound to vehicle {args.vehicle}" if args.vehicle else "",
+        f"expiring in {args.expires}" if args.expires else "",
+    ]
+    print(" ".join([f"{args.role} token", *filter(None, about)]) + ":")
     print(token)
     return 0
 
@@ -149,6 +172,45 @@ def cmd_pilgrim_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from tariq.adapters.db.tokens import list_tokens
+
+    rows = _token_store(list_tokens)
+    header = ("id", "role", "hotel", "vehicle", "created", "expires", "revoked")
+    table = [header] + [
+        (
+            r["token_id"],
+            r["role"],
+            r["hotel_id"] or "-",
+            r["vehicle_id"] or "-",
+            _when(r["created_at"]),
+            _when(r["expires_at"]),
+            _when(r["revoked_at"]),
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from tariq.adapters.db.tokens import revoke_token
+
+    outcome = _token_store(lambda pool: revoke_token(pool, args.id))
+    if outcome is None:
+        print(f"tariq token revoke: no token with id {args.id}", file=sys.stderr)
+        return 2
+    print(f"token {args.id} {outcome}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from tariq.cli.up import run_up
 
@@ -181,6 +243,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     webp = subparsers.add_parser("web", help="run one web server")
     webp.add_argument("--port", type=int, default=None, help="HTTP port (default TARIQ_HTTP_PORT)")
     webp.add_argument("--loglevel", default="info")
+    webp.add_argument(
+        "--access-log", action="store_true", help="log every request (tokens redacted)"
+    )
     webp.set_defaults(func=cmd_web)
 
     rep = subparsers.add_parser("replay", help="send a replay file's events into the service")
@@ -200,7 +265,18 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     create = token_sub.add_parser("create", help="print a new token (alone on the last line)")
     create.add_argument("--role", required=True, choices=("operator", "hotel", "device"))
     create.add_argument("--hotel", default=None, help="the hotel id of a hotel token")
+    create.add_argument(
+        "--vehicle", default=None, help="bind a device token to this vehicle (its positions only)"
+    )
+    create.add_argument(
+        "--expires", default=None, help="lifetime: 30d, 12h, 90m, 2w, 45s (default: no expiry)"
+    )
     create.set_defaults(func=cmd_token_create)
+    listing = token_sub.add_parser("list", help="list tokens (never their secrets)")
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id, at once")
+    revoke.add_argument("id", help="the token's id, as `tariq token list` shows it")
+    revoke.set_defaults(func=cmd_token_revoke)
 
     pilgrim = subparsers.add_parser("pilgrim", help="pilgrims' own pages")
     pilgrim_sub = pilgrim.add_subparsers(dest="pilgrim_command", metavar="ACTION")

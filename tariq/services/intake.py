@@ -6,7 +6,7 @@ good ones to the input topic, and keep the bad ones as dead letters, counted und
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -16,7 +16,13 @@ import orjson
 from tariq.adapters.db import store
 from tariq.adapters.kafka import EventProducer
 from tariq.adapters.live import LiveMirror
-from tariq.domain.events import InvalidEvent, decode_event, event_from_object, partition_key
+from tariq.domain.events import (
+    AnyEvent,
+    InvalidEvent,
+    decode_event,
+    event_from_object,
+    partition_key,
+)
 from tariq.domain.records import DeadLetter
 
 HTTP_SCOPE: Final = "http"
@@ -53,9 +59,13 @@ class Intake:
         self.live = live
         self.producer = producer
 
-    async def take(self, body: bytes) -> IntakeOutcome:
+    async def take(
+        self, body: bytes, screen: Callable[[AnyEvent], str | None] | None = None
+    ) -> IntakeOutcome:
         """Publish the body's valid events; dead-letter the others. Raises UnreadableBody
-        (after keeping the body as a dead letter) when it cannot be split into items."""
+        (after keeping the body as a dead letter) when it cannot be split into items.
+        `screen(event)` says why the poster may not post a valid event (it is then rejected
+        like an invalid one), or None when it may."""
         try:
             items = split_body(body)
         except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
@@ -69,6 +79,8 @@ class Intake:
         for index, (parsed, raw) in enumerate(items):
             try:
                 event = decode_event(raw) if parsed is None else event_from_object(parsed)
+                if screen is not None and (refusal := screen(event)) is not None:
+                    raise InvalidEvent(refusal)
             except InvalidEvent as exc:
                 rejected.append({"index": index, "error": str(exc)})
                 dead.append(DeadLetter(f"{request_ref}:{index}", HTTP_SCOPE, str(exc), raw))

@@ -43,7 +43,8 @@ async def test_bus_screen_shows_passengers_bags_and_its_own_moves(
     assert (await api.post("/api/events", orjson.dumps(setup)))[0] == 202
     await settle(api, len(setup))
     base = service.base_url.replace("http", "ws")
-    device = service.token("device")
+    # The screen's token is bound to its bus (contract v1.1 section 7).
+    device = service.token("device", vehicle="BUS-9")
     async with aiohttp.ClientSession() as session:
         hotel = service.token("hotel", hotel="MAK-B1")
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:

@@ -253,7 +253,7 @@ async def test_bus_screen_next_stop_bags_languages_and_stall(
 ) -> None:
     events = bus_events()
     await post(api, events)
-    device = service.token("device")
+    device = service.token("device", vehicle=BUS)
 
     async def on_trip() -> bool:
         async with (
@@ -313,21 +313,26 @@ async def test_bus_screen_next_stop_bags_languages_and_stall(
     assert watched.errors == [] and watched.foreign_requests() == []
     assert watched_phone.errors == []
 
-    # An unknown bus is a 404: the data, the feed and the page's message.
+    # An unknown bus is a 404 (to an operator; a device bound to another bus gets 403): the
+    # data, the feed and the page's message.
+    operator = service.token("operator")
     async with aiohttp.ClientSession() as session:
         headers = {"Authorization": f"Bearer {device}"}
+        async with session.get(f"{service.base_url}/bus/NO-BUS/data", headers=headers) as r:
+            assert r.status == 403
+        headers = {"Authorization": f"Bearer {operator}"}
         async with session.get(f"{service.base_url}/bus/NO-BUS/data", headers=headers) as r:
             assert r.status == 404
         ws_base = service.base_url.replace("http", "ws")
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await session.ws_connect(f"{ws_base}/ws/bus/NO-BUS?token={device}")
+            await session.ws_connect(f"{ws_base}/ws/bus/NO-BUS?token={operator}")
         assert refused.value.status == 404
         hotel = service.token("hotel", hotel=HOTEL)
         async with session.get(
             f"{service.base_url}/bus/{BUS}/data", headers={"Authorization": f"Bearer {hotel}"}
         ) as r:
             assert r.status == 403
-    unknown = await open_watched(phone, f"{service.base_url}/bus/NO-BUS#token={device}")
+    unknown = await open_watched(phone, f"{service.base_url}/bus/NO-BUS#token={operator}")
     await unknown.page.wait_for_selector('#message[data-problem="bus.unknown"]', timeout=15_000)
 
 

@@ -26,6 +26,13 @@ HOTELS = {"MAK-N1": (21.4245, 39.8290), "MAK-N2": (21.4190, 39.8220)}
 JED = (21.679, 39.157)
 
 
+@pytest.fixture(autouse=True)
+def webhooks_may_reach_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hotel's server here listens on 127.0.0.1, which webhooks may reach only when
+    allowed (contract v1.1 section 3): the service is started with this in its environment."""
+    monkeypatch.setenv("TARIQ_WEBHOOK_ALLOW", "127.0.0.0/8")
+
+
 def at(minutes: float) -> str:
     return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
 

@@ -4,6 +4,7 @@ are played to the page through Playwright's websocket routing, in the contract's
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import orjson
 import pytest
 from playwright.async_api import (
     Browser,
+    Error,
     Page,
     ViewportSize,
     WebSocketRoute,
@@ -139,6 +141,24 @@ async def page_value(page: Page, script: str) -> Any:
     return await page.evaluate(script)
 
 
+async def wait_for_js(
+    page: Page, expression: str, *, arg: Any = None, timeout: float = 30_000
+) -> None:
+    """Poll a JavaScript expression (or function of `arg`) until it is truthy. Playwright's
+    `wait_for_function` compiles it with `eval` inside the page, which the pages' CSP
+    (`script-src 'self'`, no 'unsafe-eval') forbids; `evaluate` is not subject to it."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            if await page.evaluate(expression, arg):
+                return
+        except Error:
+            pass  # not there yet (e.g. window.tariq before the page's script ran)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout / 1000:.0f} s waiting for {expression}")
+        await asyncio.sleep(0.05)
+
+
 async def wait_for_live(page: Page) -> None:
     await page.wait_for_selector('#feed[data-state="live"]', timeout=15_000)
 
@@ -175,8 +195,8 @@ async def test_operator_page_shows_a_posted_bag_and_resyncs_after_a_drop(
     shown_ms = (time.perf_counter() - posted) * 1000
     print(f"\nbag event posted → shown on the operator page: {shown_ms:.0f} ms")
     # The flow counters count the accepted scan at JED.
-    await page.wait_for_function(
-        "document.querySelector('#flow [data-airport=\"JED\"] td').textContent !== '0'"
+    await wait_for_js(
+        page, "document.querySelector('#flow [data-airport=\"JED\"] td').textContent !== '0'"
     )
 
     # Search by tag: the bag's timeline, with the pilgrim and flight one click away.
@@ -187,7 +207,7 @@ async def test_operator_page_shows_a_posted_bag_and_resyncs_after_a_drop(
     assert await timeline.evaluate_all("els => els.map(e => e.dataset.checkpoint)") == ["accepted"]
 
     # Geography drawn from the project's own data: world outline, roads, places.
-    await page.wait_for_function("window.tariq.geography !== undefined", timeout=10_000)
+    await wait_for_js(page, "window.tariq.geography !== undefined", timeout=10_000)
     geography = await page_value(page, "window.tariq.geography")
     assert geography["land"] > 0 and geography["roadSegments"] > 1000
     assert {"jed_hajj_terminal", "jed_baggage_yard", "med_baggage_yard"} <= set(geography["places"])
@@ -207,7 +227,7 @@ async def test_operator_page_shows_a_posted_bag_and_resyncs_after_a_drop(
     service.kill(service.web)
     await page.wait_for_selector('#feed[data-state="reconnecting"]', timeout=10_000)
     service.start_web()
-    await page.wait_for_function("window.tariq.stats.snapshots >= 2", timeout=20_000)
+    await wait_for_js(page, "window.tariq.stats.snapshots >= 2", timeout=20_000)
     await wait_for_live(page)
     later = "0065500011"
     await post(api, [{**scan[0], "event_id": "pg-c11", "tag": later}])
@@ -265,16 +285,14 @@ async def test_operator_page_moves_vehicles_and_lists_alerts(
     player.snapshot["vehicles"] = [vehicle("T-0001", 21.50, 39.30), vehicle("B-0001", 21.42, 39.82)]
     watched = await open_page(f"{service.base_url}/#token={api.token}", before=player.install)
     page = watched.page
-    await page.wait_for_function("window.tariq && window.tariq.vehicles.size === 2")
+    await wait_for_js(page, "window.tariq && window.tariq.vehicles.size === 2")
     await page.evaluate("void window.tariq.map.setView([21.5, 39.3], 13, {animate: false})")
     before = await page.evaluate("window.tariq.layer.pointOf('T-0001')")
 
     player.send(
         {"kind": "vehicles", "vehicles": [{**vehicle("T-0001", 21.505, 39.31), "at": _at(11)}]}
     )
-    await page.wait_for_function(
-        "window.tariq.vehicles.get('T-0001').lat === 21.505", timeout=5_000
-    )
+    await wait_for_js(page, "window.tariq.vehicles.get('T-0001').lat === 21.505", timeout=5_000)
     after = await page.evaluate("window.tariq.layer.pointOf('T-0001')")
     assert after["x"] > before["x"] and after["y"] < before["y"]  # east and north on screen
     # The canvas holds the truck's colour at its new place (on_trip is blue) once the layer
@@ -282,7 +300,8 @@ async def test_operator_page_moves_vehicles_and_lists_alerts(
     pixel_at = """([x, y]) => { const c = document.querySelector('canvas.vehicle-canvas');
         const r = window.devicePixelRatio || 1;
         return Array.from(c.getContext('2d').getImageData(x * r, y * r, 1, 1).data); }"""
-    await page.wait_for_function(
+    await wait_for_js(
+        page,
         f"(p) => {{ const d = ({pixel_at})(p); return d[0] === 0x1F && d[1] === 0x7A"
         " && d[2] === 0xE0 && d[3] > 0; }",
         arg=[after["x"], after["y"]],
@@ -324,9 +343,7 @@ async def test_burst_of_vehicle_updates_with_twenty_thousand_on_the_map(
     ]  # fmt: skip
     watched = await open_page(f"{service.base_url}/#token={api.token}", before=player.install)
     page = watched.page
-    await page.wait_for_function(
-        "window.tariq && window.tariq.vehicles.size === 20000", timeout=20_000
-    )
+    await wait_for_js(page, "window.tariq && window.tariq.vehicles.size === 20000", timeout=20_000)
     figures = {}
     stamp = 0
     views = (
@@ -351,8 +368,8 @@ async def test_burst_of_vehicle_updates_with_twenty_thousand_on_the_map(
             ]  # fmt: skip
             # Through the websocket, as the feed delivers it: the page applies it.
             player.send({"kind": "vehicles", "vehicles": burst})
-            await page.wait_for_function(
-                f"window.tariq.vehicles.get('T-19990').at === '{at}'", timeout=10_000
+            await wait_for_js(
+                page, f"window.tariq.vehicles.get('T-19990').at === '{at}'", timeout=10_000
             )
             # Measured in the page: the same handler (parse, apply) plus the paint, and a
             # one-pixel read that makes the canvas raster its pending drawing, all synchronous
@@ -452,11 +469,9 @@ async def test_operator_page_follows_the_real_stream_for_vehicles_and_alerts(
                 "vehicle_id": "TRK-REAL", "kind": "truck", "lat": lat, "lon": lon}  # fmt: skip
 
     await post(api, [fix(0, 21.50, 39.30)])
-    await page.wait_for_function("window.tariq.vehicles.get('TRK-REAL') != null", timeout=15_000)
+    await wait_for_js(page, "window.tariq.vehicles.get('TRK-REAL') != null", timeout=15_000)
     await post(api, [fix(1, 21.52, 39.33)])
-    await page.wait_for_function(
-        "window.tariq.vehicles.get('TRK-REAL')?.lat === 21.52", timeout=15_000
-    )
+    await wait_for_js(page, "window.tariq.vehicles.get('TRK-REAL')?.lat === 21.52", timeout=15_000)
 
     stray = {"event_id": "real-stray", "type": "bag.scanned", "occurred_at": _at(30),
              "tag": "0065999001", "checkpoint": "accepted", "location": "JED"}  # fmt: skip

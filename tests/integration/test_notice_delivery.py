@@ -16,13 +16,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from dashboards.keys import POOL, VERIFIER
+from dashboards.keys import POOL, SETTINGS, VERIFIER
 from dashboards.notices_api import setup_notice_routes
 from dashboards.security import authenticate
 from stream.delivery import Delivery, deliver_forever, deliver_once
 from tariq.adapters.db import create_pool, migrate
 from tariq.adapters.db.outbox import enqueue_notices, set_webhook
 from tariq.adapters.db.tokens import TokenVerifier, create_token
+from tariq.config import Settings
+from tariq.domain.addresses import parse_allow
 from tariq.domain.notices import (
     FAST_SCHEDULE,
     Notice,
@@ -88,6 +90,13 @@ class Receiver:
 
     def accepted(self) -> list[str]:
         return [r.notice_id for r in self.received if r.status == 200]
+
+
+@pytest.fixture(autouse=True)
+def webhooks_may_reach_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receiver listens on 127.0.0.1, which webhooks may reach only when allowed
+    (contract v1.1 section 3)."""
+    monkeypatch.setenv("TARIQ_WEBHOOK_ALLOW", "127.0.0.0/8")
 
 
 @pytest.fixture
@@ -261,6 +270,7 @@ async def test_deliverers_running_at_once_send_each_notice_once_in_order(
 
 async def test_webhook_and_notice_endpoints(pool: asyncpg.Pool) -> None:
     app = web.Application(middlewares=[authenticate])
+    app[SETTINGS] = Settings(webhook_allow=parse_allow("127.0.0.0/8"))
     app[POOL] = pool
     app[VERIFIER] = TokenVerifier(pool)
     setup_notice_routes(app)

@@ -69,12 +69,25 @@ class RunningService:
                 time.sleep(0.2)
         raise RuntimeError("tariq web did not start listening")
 
-    def token(self, role: str, hotel: str | None = None) -> str:
-        command = [sys.executable, "-m", "tariq.cli", "token", "create", "--role", role]
-        if hotel:
-            command += ["--hotel", hotel]
+    def token(
+        self,
+        role: str,
+        hotel: str | None = None,
+        *,
+        vehicle: str | None = None,
+        expires: str | None = None,
+    ) -> str:
+        command = ["create", "--role", role]
+        for option, value in (("--hotel", hotel), ("--vehicle", vehicle), ("--expires", expires)):
+            if value:
+                command += [option, value]
+        return self.tariq("token", *command).strip().splitlines()[-1]
+
+    def tariq(self, *args: str) -> str:
+        """Run a `tariq` command with the service's configuration; its standard output."""
+        command = [sys.executable, "-m", "tariq.cli", *args]
         out = subprocess.run(command, env=self.env, check=True, capture_output=True, text=True)
-        return out.stdout.strip().splitlines()[-1]
+        return out.stdout
 
     def stop(self) -> None:
         for proc in [*self.workers, *([self.web] if self.web else [])]:

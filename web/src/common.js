@@ -10,6 +10,8 @@ export function el(tag, attrs = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
+    // Through the CSSOM, which the page's CSP allows; a `style` attribute would need 'unsafe-inline'.
+    else if (key === "style") node.style.cssText = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
@@ -19,6 +21,10 @@ export function el(tag, attrs = {}, ...children) {
   }
   return node;
 }
+
+/** Content for a Leaflet tooltip or popup: a node whose text is set with textContent. Leaflet
+ * writes a string given to bindTooltip/bindPopup/setContent as HTML, so never pass it one. */
+export const textTip = (text) => el("span", { text: text == null ? "" : String(text) });
 
 // ------------------------------------------------------------------ language
 

@@ -15,6 +15,7 @@ import {
   signIn,
   t,
   takeToken,
+  textTip,
 } from "./common.js";
 import { ALERT_TYPES, STAGES } from "./i18n.js";
 import { STATUSES, STATUS_COLOURS, VehicleLayer, VehicleStore } from "./vehicles.js";
@@ -92,14 +93,14 @@ async function loadGeography() {
         ? { ...(roadStyle[f.properties.road_class] || { color: "#cfc9b8", weight: 1 }), opacity: 0.9 }
         : fenceStyle[f.properties.kind] || { weight: 1 },
     onEachFeature: (f, layer) => {
-      if (f.properties.layer === "fence") layer.bindTooltip(`${f.properties.name}`);
+      if (f.properties.layer === "fence") layer.bindTooltip(textTip(f.properties.name));
     },
   }).addTo(map);
   for (const f of network.features) {
     if (f.properties.layer !== "place") continue;
     const [lon, lat] = f.geometry.coordinates;
     L.circleMarker([lat, lon], { renderer, radius: 4, color: "#333", weight: 1, fillColor: "#ffd45c", fillOpacity: 1 })
-      .bindTooltip(f.properties.place.replaceAll("_", " "))
+      .bindTooltip(textTip(String(f.properties.place).replaceAll("_", " ")))
       .addTo(map);
   }
   const hotels = await apiGet("/geo/hotels.geojson", state.token);
@@ -108,7 +109,7 @@ async function loadGeography() {
       const [lon, lat] = f.geometry.coordinates;
       state.hotels.set(f.properties.hotel_id, [lat, lon]);
       L.circleMarker([lat, lon], { renderer, radius: 3, color: "#0b6e4f", weight: 1, fillColor: "#2fbf71", fillOpacity: 0.9 })
-        .bindTooltip(`${f.properties.hotel_id} · ${f.properties.name ?? ""}`)
+        .bindTooltip(textTip(`${f.properties.hotel_id} · ${f.properties.name ?? ""}`))
         .addTo(map);
     }
   }
