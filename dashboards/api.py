@@ -8,6 +8,7 @@ import msgspec
 from aiohttp import web
 
 from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
+from dashboards.metrics import observe_intake
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
@@ -58,6 +59,7 @@ async def post_events(request: web.Request) -> web.Response:
         outcome = await Intake(app[POOL], app[LIVE], app[PRODUCER]).take(body)
     except UnreadableBody as exc:
         return error(400, f"the body is not a JSON array of events: {exc}")
+    observe_intake(app, outcome.accepted, len(outcome.rejected))
     return json_response({"accepted": outcome.accepted, "rejected": outcome.rejected}, status=202)
 
 

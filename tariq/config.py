@@ -78,6 +78,9 @@ class Settings:
     # "faust" (a Faust agent with take_events; ~3x slower here, kept for comparison).
     ingest: str = "direct"
     thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    # Where a worker serves its own GET /metrics (0: not served; the web server's /metrics
+    # shows every worker's metrics anyway, through Redis).
+    worker_metrics_port: int = 0
 
     @property
     def events_topic(self) -> str:
@@ -135,6 +138,7 @@ def load_settings() -> Settings:
         batch_within_s=_env_float("BATCH_WITHIN_S", 0.02),
         concurrency=_env_int("CONCURRENCY", 2),
         ingest=_env("INGEST") or "direct",
+        worker_metrics_port=_env_int("WORKER_METRICS_PORT", 0),
         thresholds=AlertThresholds(
             missing_after_arrival_s=_env_float(
                 "MISSING_AFTER_ARRIVAL_S", defaults.missing_after_arrival_s

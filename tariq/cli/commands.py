@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import time
 from pathlib import Path
 
+from tariq import logs
 from tariq.config import load_settings
 from tariq.services.launch import DEMO_SECONDS, resolved_settings
 
@@ -32,7 +32,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     asyncio.run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = create_app(settings)
-    worker = Worker(app, loglevel=args.loglevel, quiet=True)
+    worker = Worker(
+        app, loglevel=args.loglevel, quiet=True, logging_config=logs.dict_config(args.loglevel)
+    )
     worker.execute_from_commandline()
     return 0
 
@@ -44,7 +46,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     settings = resolved_settings()
     port = args.port or settings.http_port
-    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(name)s %(message)s")
+    logs.setup(args.loglevel)
     _use_uvloop()
     web.run_app(
         create_app(settings),
