@@ -18,6 +18,7 @@ from tariq.domain.alerts import ALERT_TYPES
 from tariq.services.intake import Intake, UnreadableBody
 
 MAX_LIMIT = 100_000
+MAX_OFFSET = 1_000_000_000  # PostgreSQL's OFFSET is a bigint: a larger one would be a 500
 DEFAULT_LIMIT = 1_000
 
 
@@ -31,9 +32,9 @@ def page(request: web.Request) -> tuple[int, int]:
             text='{"error": "limit and offset must be whole numbers"}',
             content_type="application/json",
         ) from None
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:
         raise web.HTTPBadRequest(
-            text=f'{{"error": "limit must be 1 to {MAX_LIMIT} and offset at least 0"}}',
+            text=f'{{"error": "limit must be 1 to {MAX_LIMIT} and offset 0 to {MAX_OFFSET}"}}',
             content_type="application/json",
         )
     return limit, offset

@@ -196,8 +196,12 @@ def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
 
 
 PAGING = [
-    _query("limit", "page size (default 1,000)", {"type": "integer", "minimum": 1}),
-    _query("offset", "rows to skip", {"type": "integer", "minimum": 0}),
+    _query(
+        "limit",
+        "page size (default 1,000)",
+        {"type": "integer", "minimum": 1, "maximum": 100_000},
+    ),
+    _query("offset", "rows to skip", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
 ]
 BAG_QUERY = [_query(k, f"only bags of this {k}") for k in ("hotel_id", "flight_id", "pilgrim_id")]
 ALERT_QUERY = [
@@ -265,7 +269,12 @@ PATHS: Final[dict[str, Schema]] = {
             },
         }
     },
-    "/api/bags": _get("Every bag, in tag order", _ok(_paged("bags", BAG)), PAGING + BAG_QUERY),
+    "/api/bags": _get(
+        "Every bag, in tag order",
+        _ok(_paged("bags", BAG)),
+        PAGING + BAG_QUERY,
+        ("400", "401", "403"),
+    ),
     "/api/bags/{tag}": _get(
         "A bag: stage, location, history, alerts",
         _ok(BAG_DETAIL),
