@@ -84,6 +84,9 @@ def translate_iata(
                 child = event_from_object(body)
                 children.append((partition_key(child), orjson.dumps(body), event.event_id))
         except (IataParseError, InvalidEvent) as exc:
+            log.info(
+                "unparseable IATA message dead-lettered", extra={"event_ids": [event.event_id]}
+            )
             dead.append(
                 DeadLetter(
                     item.record.source_ref,

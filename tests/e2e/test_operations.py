@@ -28,6 +28,20 @@ from tests.support.service import Api, RunningService, free_port, wait_until
 pytestmark = pytest.mark.e2e
 
 DEMO = Path(__file__).resolve().parents[2] / "simulators" / "data" / "demo.jsonl"
+EXCERPT = (
+    "tariq_events_total",
+    "tariq_alerts_open",
+    "tariq_worker_events_total",
+    "tariq_worker_batch_size_count",
+    "tariq_worker_batch_seconds_sum",
+    "tariq_worker_end_to_end_seconds_count",
+    "tariq_worker_end_to_end_seconds_sum",
+    "tariq_worker_consumer_lag",
+    "tariq_reconciler_pending",
+    "tariq_reconciler_round_seconds_count",
+    "tariq_http_requests_total",
+    "tariq_health_up",
+)
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -110,15 +124,7 @@ async def test_metrics_move_and_exports_match_lists_after_a_replay(
     after = await scrape(api)
     print("\n/metrics after the demo replay (excerpt):")
     for (name, labels), value in sorted(after.items(), key=lambda kv: kv[0][0]):
-        if name.startswith(
-            (
-                "tariq_events_total",
-                "tariq_alerts_open",
-                "tariq_worker_batch_size_count",
-                "tariq_worker_end_to_end_seconds_count",
-                "tariq_reconciler_pending",
-            )
-        ):
+        if name.startswith(EXCERPT) and value:
             print(f"  {name}{dict(labels)} {value}")
     events = summary["events"]
     assert total(after, "tariq_events_total", outcome="processed") == events["processed"]
@@ -135,8 +141,30 @@ async def test_metrics_move_and_exports_match_lists_after_a_replay(
         for value in dict(labels).values():
             assert not value.isdigit() or len(value) < 10, (name, labels)
 
+    await check_http_source(api)
     await check_exports(api, service)
     await check_track(api)
+
+
+async def check_http_source(api: Api) -> None:
+    """Events posted over HTTP are counted at the intake and as `source="http"` by workers."""
+    posted = [
+        {"event_id": "http-1", "type": "pilgrim.arrived", "occurred_at": "2025-05-21T10:00:00Z",
+         "pilgrim_id": "P0000000", "airport": "JED"},
+        {"event_id": "http-2", "type": "no.such.type", "occurred_at": "2025-05-21T10:00:00Z"},
+    ]  # fmt: skip
+    status, body = await api.post("/api/events", orjson.dumps(posted))
+    assert status == 202 and body["accepted"] == 1
+
+    async def counted() -> bool:
+        found = await scrape(api)
+        return total(found, "tariq_worker_events_total", source="http", outcome="processed") >= 1
+
+    await wait_until(counted, timeout=60, what="the worker to count an HTTP event")
+    found = await scrape(api)
+    assert total(found, "tariq_intake_events_total", outcome="accepted") == 1
+    assert total(found, "tariq_intake_events_total", outcome="rejected") == 1
+    assert total(found, "tariq_http_requests_total", route="/api/events", status="202") == 1
 
 
 async def check_exports(api: Api, service: RunningService) -> None:

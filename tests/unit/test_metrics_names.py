@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -13,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import dashboards.metrics as web_metrics
 from dashboards.metrics import WebMetrics, worker_families
 from stream import metrics as worker_metrics
+from tests.support.service import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SUFFIXES = ("_total", "_bucket", "_sum", "_count", "_created")
@@ -61,3 +63,18 @@ def test_worker_expositions_merge_with_a_worker_label() -> None:
     assert len(sizes) == 1
     workers = {s.labels["worker"] for s in sizes[0].samples}
     assert workers == {"host-1", "host-2"}
+
+
+def test_a_worker_serves_its_own_metrics_on_its_port() -> None:
+    port = free_port()
+    worker_metrics.serve(port)
+    worker_metrics.DELIVERIES.labels("delivered").inc()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    delivered = [
+        s
+        for s in families["tariq_webhook_deliveries"].samples
+        if s.name.endswith("_total") and s.labels == {"outcome": "delivered"}
+    ]
+    assert delivered and delivered[0].value >= 1
