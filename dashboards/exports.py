@@ -99,7 +99,7 @@ def own_hotel(request: web.Request, asked: str | None) -> tuple[str | None, web.
     principal = request[PRINCIPAL]
     if principal.role == "operator":
         return asked, None
-    if asked and asked != principal.hotel_id:
+    if principal.hotel_id is None or (asked and asked != principal.hotel_id):
         return None, error(403, "a hotel token exports only its own hotel's rows")
     return principal.hotel_id, None
 

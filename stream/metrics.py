@@ -158,9 +158,14 @@ def exposition() -> bytes:
 
 def serve(port: int | None) -> None:
     """Serve this worker's /metrics on `port` (a thread of prometheus_client), if set."""
-    if port:
+    if not port:
+        return
+    try:
         start_http_server(port, registry=REGISTRY)
-        log.info("worker metrics on port %d", port)
+    except OSError as exc:  # e.g. a second worker on this host: its metrics still reach Redis
+        log.warning("cannot serve worker metrics on port %d: %s", port, exc)
+        return
+    log.info("worker metrics on port %d", port)
 
 
 async def push_forever(live: LiveMirror, stop: asyncio.Event) -> None:
