@@ -133,6 +133,8 @@ async def test_metrics_move_and_exports_match_lists_after_a_replay(
     assert total(after, "tariq_worker_events_total", outcome="rejected") == events["rejected"]
     assert total(after, "tariq_worker_events_total", type="vehicle.position") > 0
     assert total(after, "tariq_worker_batch_size_count") > 0
+    lags = [dict(labels) for name, labels in after if name == "tariq_worker_consumer_lag"]
+    assert lags and all(labels["partition"].isdigit() for labels in lags)
     assert total(after, "tariq_worker_end_to_end_seconds_count") >= events["processed"]
     assert total(after, "tariq_http_requests_total", route="/api/summary", status="200") > 0
     assert total(after, "tariq_health_up", part="database") == 1
