@@ -9,6 +9,7 @@ import msgspec
 from aiohttp import web
 
 from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
+from dashboards.metrics import observe_intake
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
@@ -19,6 +20,7 @@ from tariq.domain.tokens import may_post
 from tariq.services.intake import Intake, UnreadableBody
 
 MAX_LIMIT = 100_000
+MAX_OFFSET = 1_000_000_000  # PostgreSQL's OFFSET is a bigint: a larger one would be a 500
 DEFAULT_LIMIT = 1_000
 
 
@@ -32,9 +34,9 @@ def page(request: web.Request) -> tuple[int, int]:
             text='{"error": "limit and offset must be whole numbers"}',
             content_type="application/json",
         ) from None
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:
         raise web.HTTPBadRequest(
-            text=f'{{"error": "limit must be 1 to {MAX_LIMIT} and offset at least 0"}}',
+            text=f'{{"error": "limit must be 1 to {MAX_LIMIT} and offset 0 to {MAX_OFFSET}"}}',
             content_type="application/json",
         )
     return limit, offset
@@ -64,6 +66,7 @@ async def post_events(request: web.Request) -> web.Response:
         )
     except UnreadableBody as exc:
         return error(400, f"the body is not a JSON array of events: {exc}")
+    observe_intake(app, outcome.accepted, len(outcome.rejected))
     return json_response({"accepted": outcome.accepted, "rejected": outcome.rejected}, status=202)
 
 

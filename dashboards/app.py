@@ -10,6 +10,8 @@ from aiohttp import web
 from dashboards.headers import reject_control_characters, security_headers
 from dashboards.hub import FeedHub
 from dashboards.keys import HUB, LIVE, POOL, PRODUCER, SETTINGS, VERIFIER
+from dashboards.metrics import METRICS, WebMetrics, observe
+from dashboards.openapi import api_errors
 from dashboards.routes import setup_routes
 from dashboards.security import authenticate
 from tariq.adapters.db import create_pool, migrate
@@ -22,10 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    # Outermost first: every response gets the security headers, even a 400 or a 401.
-    middlewares = [security_headers, reject_control_characters, authenticate]
+    # Outermost first: every response gets the security headers, even a 400 or a 401;
+    # requests are observed (metrics, access log) and errors under /api/ made JSON.
+    middlewares = [security_headers, observe, api_errors, reject_control_characters, authenticate]
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings
+    app[METRICS] = WebMetrics()
     app.cleanup_ctx.append(_resources)
     setup_routes(app)
     return app
@@ -40,7 +44,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     live = LiveMirror.from_url(redis_url, settings.redis_prefix)
     # Concurrent POSTs share produce requests for up to 5 ms: a few ms of latency, several
     # times fewer requests for the broker at thousands of single-event POSTs a second.
-    producer = EventProducer(settings, linger_ms=5)
+    producer = EventProducer(settings, linger_ms=5, via="http")
     await producer.start()
     hub = FeedHub(live, per_token=settings.ws_per_token)
     await hub.start()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from dashboards import api, feeds
+from dashboards import api, exports, feeds, metrics, openapi
 
 STATIC = Path(__file__).parent / "static"
 
@@ -28,6 +28,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/hotels/{hotel_id}/bags", api.get_hotel_bags)
     app.router.add_get("/api/alerts", api.get_alerts)
     app.router.add_get("/api/trucks/plan", api.get_truck_plan)
+    app.router.add_get("/metrics", metrics.metrics)
+    app.router.add_get("/openapi.json", openapi.get_openapi)
+    app.router.add_get("/docs", openapi.docs_page)
+    app.router.add_get("/api/export/bags.csv", exports.bags_csv)
+    app.router.add_get("/api/export/alerts.csv", exports.alerts_csv)
+    app.router.add_get("/api/export/notices.csv", exports.notices_csv)
+    app.router.add_get("/api/vehicles/{vehicle_id}/track", exports.track)
+    app.router.add_get("/api/vehicles/{vehicle_id}/track.geojson", exports.track_geojson)
     app.router.add_get("/ws/live", feeds.live_feed)
     app.router.add_get("/ws/hotel", feeds.hotel_feed)
     app.router.add_get("/ws/bus/{vehicle_id}", feeds.bus_feed)

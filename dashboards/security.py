@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Final
 
 from aiohttp import web
 from yarl import URL
@@ -100,43 +97,3 @@ def same_origin(request: web.Request) -> bool:
     if not theirs.host or not ours.host or theirs.host.lower() != ours.host.lower():
         return False
     return ours.explicit_port is None or theirs.port == ours.explicit_port
-
-
-# A token in a query string (`?token=…`, `&token=…`), in any logged text, and a bare token.
-_QUERY_TOKEN: Final = re.compile(r"(?i)(token=)[^&\s\"'#]+")
-_BARE_TOKEN: Final = re.compile(r"\btq_[A-Za-z0-9_-]{20,}")
-REDACTED: Final = "[redacted]"
-
-
-def redact(text: str) -> str:
-    return _BARE_TOKEN.sub(REDACTED, _QUERY_TOKEN.sub(r"\1" + REDACTED, text))
-
-
-class RedactTokens(logging.Filter):
-    """Rewrites a record's message and traceback text with tokens redacted: aiohttp's access
-    log prints the request line with its query, and its "bad request" error log prints the
-    malformed request line (a websocket URL carries `?token=`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
-
-
-def install_log_redaction(*loggers: logging.Logger) -> None:
-    """Redact tokens in every record of the root handlers and of aiohttp's loggers."""
-    redactor = RedactTokens()
-    targets = [*logging.getLogger().handlers, *loggers]
-    for name in ("aiohttp.access", "aiohttp.server", "aiohttp.web", "aiohttp.websocket"):
-        targets.append(logging.getLogger(name))
-    for target in targets:
-        if not any(isinstance(f, RedactTokens) for f in target.filters):
-            target.addFilter(redactor)

@@ -42,6 +42,7 @@ from simulators.stack import (
     running_stack,
 )
 from tariq.adapters.kafka import EventProducer
+from tariq.logs import is_terminal
 
 SUMMARY_EVERY_S = 0.25
 
@@ -95,7 +96,9 @@ def scenario(scale: str, seed: int, pilgrims: int | None, data: Path) -> tuple[P
     schedule = build_schedule(scale, seed, pilgrims, None, FaultRates())
     with (
         open(events, "wb", buffering=1 << 20) as sink,
-        tqdm(total=len(schedule.flights), unit="flight", desc="simulating") as bar,
+        tqdm(
+            disable=not is_terminal(), total=len(schedule.flights), unit="flight", desc="simulating"
+        ) as bar,
     ):
         made = generate(schedule, sink.write, 60, on_flight=lambda: bar.update(1))
     truth.write_bytes(orjson.dumps(truth_document(made)))
@@ -105,7 +108,7 @@ def scenario(scale: str, seed: int, pilgrims: int | None, data: Path) -> tuple[P
 def load_lines(path: Path) -> list[Line]:
     from tariq.services.replay import read_lines
 
-    with tqdm(desc="reading", unit="line", unit_scale=True) as bar:
+    with tqdm(disable=not is_terminal(), desc="reading", unit="line", unit_scale=True) as bar:
         lines = []
         for line in read_lines(path):
             lines.append((line.key, line.value))
@@ -138,7 +141,9 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
         counted_s = judged_s = None
         last_move, last = time.monotonic(), (-1, -1)
         try:
-            with tqdm(total=n, desc="counted", unit="ev", unit_scale=True) as bar:
+            with tqdm(
+                disable=not is_terminal(), total=n, desc="counted", unit="ev", unit_scale=True
+            ) as bar:
                 while True:
                     body = await stack.summary(session)
                     t = time.perf_counter() - start
@@ -179,7 +184,7 @@ async def fetch_bags_paged(
     listing (then the checker's per-bag GETs are used)."""
     bags: dict[str, dict[str, Any] | None] = {}
     offset = 0
-    with tqdm(desc="bags (paged)", unit="bag", unit_scale=True) as bar:
+    with tqdm(disable=not is_terminal(), desc="bags (paged)", unit="bag", unit_scale=True) as bar:
         while True:
             async with session.get(
                 f"{stack.base}/api/bags",

@@ -40,6 +40,7 @@ from simulators.stack import (
 )
 from tariq.adapters.kafka import EventProducer, bootstrap_servers
 from tariq.config import load_settings
+from tariq.logs import is_terminal
 
 Line = tuple[bytes | None, bytes]
 SEND_CHUNK = 10_000
@@ -72,7 +73,9 @@ def day_head(n: int, seed: int = 1) -> list[Line]:
 async def produce(producer: EventProducer, lines: Sequence[Line], desc: str = "sent") -> float:
     """Send every line, waiting for the broker's acks chunk by chunk; returns seconds."""
     started = time.perf_counter()
-    with tqdm(total=len(lines), desc=desc, unit="ev", leave=False) as bar:
+    with tqdm(
+        disable=not is_terminal(), total=len(lines), desc=desc, unit="ev", leave=False
+    ) as bar:
         for k in range(0, len(lines), SEND_CHUNK):
             chunk = lines[k : k + SEND_CHUNK]
             await producer.send_many(chunk)
@@ -105,7 +108,9 @@ async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, A
         started = time.perf_counter()
         try:
             sending = asyncio.create_task(produce(producer, lines))
-            with tqdm(total=n, desc="counted", unit="ev", leave=False) as bar:
+            with tqdm(
+                disable=not is_terminal(), total=n, desc="counted", unit="ev", leave=False
+            ) as bar:
 
                 def progress(now: int, body: dict[str, Any]) -> None:
                     bar.update(now - before - bar.n)
@@ -170,7 +175,13 @@ async def measure_latency(stack: Stack, rate: float, seconds: float) -> dict[str
             post_s.append(time.perf_counter() - t0)
 
         start = time.perf_counter()
-        with tqdm(total=total, desc=f"latency @{rate:,.0f}/s", unit="ev", leave=False) as bar:
+        with tqdm(
+            disable=not is_terminal(),
+            total=total,
+            desc=f"latency @{rate:,.0f}/s",
+            unit="ev",
+            leave=False,
+        ) as bar:
             for k in range(total):
                 tag = f"9{run[-3:]}{k:06d}"
                 body = orjson.dumps(
@@ -261,7 +272,9 @@ async def _naive_run(
         sending = asyncio.create_task(produce(producer, lines))
         n = len(lines)
         last, moved = 0, time.monotonic()
-        with tqdm(total=n, desc="naive counted", unit="ev", leave=False) as bar:
+        with tqdm(
+            disable=not is_terminal(), total=n, desc="naive counted", unit="ev", leave=False
+        ) as bar:
             while (now := seen() - 1) < n:
                 bar.update(now - bar.n)
                 if now != last:

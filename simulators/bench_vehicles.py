@@ -28,6 +28,7 @@ from tqdm import tqdm
 from routing.geo import AIRPORTS
 from simulators.stack import Sampler, Stack, counted, percentiles, running_stack, wait_counted
 from simulators.track import HARAM, distance_m
+from tariq.logs import is_terminal
 
 TICK_S = 0.1
 
@@ -159,7 +160,9 @@ async def drive(
             listener = asyncio.create_task(listen())
             workers = [asyncio.create_task(client()) for _ in range(clients)]
             j = 0
-            with tqdm(total=total, desc="positions", unit="fix", leave=False) as bar:
+            with tqdm(
+                disable=not is_terminal(), total=total, desc="positions", unit="fix", leave=False
+            ) as bar:
                 while j < total:
                     due = min(total, int((time.perf_counter() - start) / step) + 1)
                     while j < due:

@@ -111,6 +111,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from simulators.generate import generate, truth_document
+    from tariq.logs import is_terminal
 
     args.out.mkdir(parents=True, exist_ok=True)
     events_path = args.out / args.events_name
@@ -122,7 +123,7 @@ def run_simulate(args: argparse.Namespace) -> int:
             total=len(schedule.flights),
             unit="flight",
             file=sys.stderr,
-            disable=args.no_progress,
+            disable=args.no_progress or not is_terminal(),
             desc="simulating",
         ) as bar,
     ):

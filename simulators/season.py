@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 from simulators.faults import BAG_FAULTS, FaultRates
 from simulators.track import HARAM, PROPHETS_MOSQUE, spiral_site
+from tagging.iata import canonical_flight_id, local_departure_date
 
 Scale = Literal["day", "week", "season"]
 City = Literal["makkah", "madinah"]
@@ -267,7 +268,7 @@ def build_schedule(
         slots.append(
             FlightSlot(
                 index=k,
-                flight_id=f"{carrier}{5001 + k}-{_ddmmm(departure)}",
+                flight_id=simulated_flight_id(f"{carrier}{5001 + k}", origin.code, departure),
                 origin=origin,
                 destination=destination,
                 scheduled_departure=departure,
@@ -281,25 +282,11 @@ def build_schedule(
     return Schedule(scale, seed, days, tuple(slots), filler.layout(), rates or FaultRates())
 
 
-_MONTHS: Final = (
-    "JAN",
-    "FEB",
-    "MAR",
-    "APR",
-    "MAY",
-    "JUN",
-    "JUL",
-    "AUG",
-    "SEP",
-    "OCT",
-    "NOV",
-    "DEC",
-)
-
-
-def _ddmmm(instant: int) -> str:
-    tm = time.gmtime(instant)
-    return f"{tm.tm_mday:02d}{_MONTHS[tm.tm_mon - 1]}"
+def simulated_flight_id(designator: str, origin: str, departure: int) -> str:
+    """Contract v1.1 form, from the scheduled departure (epoch seconds) at the origin's
+    local date, exactly as an IATA message's `.F` element of that flight gives it."""
+    instant = datetime.fromtimestamp(departure, UTC)
+    return canonical_flight_id(designator, local_departure_date(origin, instant))
 
 
 @dataclass(frozen=True)

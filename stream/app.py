@@ -20,6 +20,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from stream import metrics as stream_metrics
 from stream.consumer import PARENT_HEADER, IngestConsumer, to_record
 from stream.delivery import deliver_forever
 from stream.ingest import BatchProcessor
@@ -106,7 +107,9 @@ def create_app(settings: Settings) -> faust.App:
         # Each loop has its own pool, so none can starve the others of connections.
         reconciler_pool = await create_pool(database_url, min_size=2, max_size=2)
         notices_pool = await create_pool(database_url, min_size=1, max_size=4)
+        stream_metrics.serve(settings.worker_metrics_port)
         await asyncio.gather(
+            stream_metrics.push_forever(live, stopping),
             Reconciler(reconciler_pool, live, settings.thresholds).run(stopping),
             deliver_forever(notices_pool, stop=stopping, concurrency=4),
         )

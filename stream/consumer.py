@@ -22,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from stream import metrics as stream_metrics
 from tariq.adapters.kafka import bootstrap_servers
 from tariq.config import Settings
 from tariq.domain.records import InputRecord
@@ -29,23 +30,29 @@ from tariq.domain.records import InputRecord
 log = logging.getLogger(__name__)
 
 PARENT_HEADER = "tariq-parent"
+VIA_HEADER = "tariq-via"
 Process = Callable[[Sequence[InputRecord]], Coroutine[Any, Any, Any]]
 
 
 def to_record(message: Any) -> InputRecord:
     """A Kafka message (aiokafka's, or Faust's for TARIQ_INGEST=faust) as an input record."""
-    parent = None
+    parent, via = None, "topic"
     headers: Any = message.headers or ()
     for name, value in headers.items() if isinstance(headers, dict) else headers:
         if name == PARENT_HEADER:
             parent = value.decode() if isinstance(value, bytes) else str(value)
+        elif name == VIA_HEADER and value in (b"http", "http"):
+            via = "http"
     value = message.value
+    timestamp = getattr(message, "timestamp", None)
     return InputRecord(
         value=value if isinstance(value, bytes) else b"",
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         parent_event_id=parent,
+        via=via,
+        timestamp_ms=timestamp if isinstance(timestamp, int) and timestamp > 0 else None,
     )
 
 
@@ -95,6 +102,7 @@ class IngestConsumer:
                     continue
                 records = [to_record(m) for messages in fetched.values() for m in messages]
                 offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
+                stream_metrics.observe_lag(self.consumer, offsets)
                 task = asyncio.create_task(self.process(records))
                 self.in_flight.append((task, offsets))
                 while len(self.in_flight) >= self.settings.concurrency:

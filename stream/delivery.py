@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import asyncpg
 
+from stream import metrics as stream_metrics
 from tariq.adapters import webhooks
 from tariq.adapters.db import outbox
 from tariq.domain.notices import DEFAULT_SCHEDULE, RetrySchedule
@@ -145,6 +146,7 @@ async def _serve_hotel(
             failure = await webhooks.post_notice(
                 session, claim.url, claim.secret, row["notice_id"], row["body"], delivery.timeout_s
             )
+            stream_metrics.observe_delivery(failure is None, row["attempts"] + 1)
             if failure is None:
                 await outbox.mark_delivered(pool, row["notice_id"])
                 result.delivered += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from stream import metrics as stream_metrics
 from tagging.iata import IataParseError, translate
 from tariq.adapters.db import states, store
 from tariq.adapters.db.outbox import enqueue_notices
@@ -82,6 +84,9 @@ def translate_iata(
                 child = event_from_object(body)
                 children.append((partition_key(child), orjson.dumps(body), event.event_id))
         except (IataParseError, InvalidEvent) as exc:
+            log.info(
+                "unparseable IATA message dead-lettered", extra={"event_ids": [event.event_id]}
+            )
             dead.append(
                 DeadLetter(
                     item.record.source_ref,
@@ -115,6 +120,7 @@ class BatchProcessor:
         raise AssertionError("unreachable")
 
     async def _process(self, records: Sequence[InputRecord]) -> BatchOutcome:
+        started = time.perf_counter()
         decoded = decode_batch(records)
         derived, iata_dead = translate_iata(decoded.accepted)
         if derived:
@@ -195,6 +201,7 @@ class BatchProcessor:
         )
         if notices:
             await self.live.publish_notices([notice_as_dict(n) for n in notices])
+        stream_metrics.observe_batch(records, fresh, true_duplicates, new_dead, started)
         processed = sum(c.processed for c in changes.values())
         return BatchOutcome(processed, len(true_duplicates), len(new_dead), len(bags))
 

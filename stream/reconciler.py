@@ -23,6 +23,7 @@ from typing import Any, Final
 import asyncpg
 
 from routing.eta import Destination, EtaPlanner, PlannedStop
+from stream import metrics as stream_metrics
 from tariq.adapters.db import reconciler as db
 from tariq.adapters.db import states
 from tariq.adapters.db.outbox import enqueue_notices
@@ -115,6 +116,7 @@ class Reconciler:
         while not stop.is_set():
             started = asyncio.get_running_loop().time()
             result = await self.round()
+            stream_metrics.observe_round(result.marks, asyncio.get_running_loop().time() - started)
             if result.marks < MARKS_PER_ROUND:
                 pause = every_s - (asyncio.get_running_loop().time() - started)
                 with contextlib.suppress(TimeoutError):

@@ -86,6 +86,10 @@ def _iata_parse(args: argparse.Namespace) -> int:
             continue
         for message in messages:
             events = iata.translate_message(message, occurred_at=occurred_at)
+            if not events:
+                # Understood, but no contract event: say so, so that nothing looks lost.
+                reason = iata.no_event_reason(message)
+                print(f"{args.file}: line {first_line}: {message.kind}: {reason}", file=sys.stderr)
             for index, event in enumerate(events):
                 line = {"event_id": _event_id(chunk, index), **event}
                 sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")

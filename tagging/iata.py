@@ -648,15 +648,32 @@ def _ddmmm(text: str, near: datetime) -> date | None:
     return _nearest_date(int(text[:2]), _MONTH_NUMBER[text[2:]], near)
 
 
+def canonical_flight_id(designator: str, departure: date) -> str:
+    """Contract v1.1 `flight_id`: designator and number, a hyphen, the scheduled departure
+    date at the origin (local date): `canonical_flight_id("SV5123", date(2026, 5, 18))` is
+    `SV5123-2026-05-18`. The one place the form is written; the simulator uses it too."""
+    return f"{designator}-{departure.isoformat()}"
+
+
+def local_departure_date(origin: str, departure: datetime) -> date:
+    """The date at the origin airport of a departure instant (UTC when the origin's offset
+    is unknown): what the `.F` element of that flight's messages carries."""
+    offset = LOCAL_OFFSETS.get(origin, timedelta(0))
+    return departure.astimezone(timezone(offset)).date()
+
+
 def flight_id(leg: FlightLeg, near: datetime) -> str:
     """The contract `flight_id` of a flight leg: `SV5123-2026-05-18`.
 
-    The year is the one that puts the DDMMM date nearest to `near` (the event time).
+    `.F` dates carry no year: the year is the one (of `near`'s year, the year before and
+    the year after) that puts the DDMMM date nearest to `near`, the message's event time.
+    So a message of 31 Dec 2026 about `02JAN` means 2027-01-02, and one of 1 Jan 2027 about
+    `30DEC` means 2026-12-30.
     """
     day = _ddmmm(leg.date, near)
     if day is None:  # only 29FEB far from a leap year; keep a stable id anyway
         return f"{leg.airline}{leg.number}-{near.year:04d}-02-29"
-    return f"{leg.airline}{leg.number}-{day.isoformat()}"
+    return canonical_flight_id(f"{leg.airline}{leg.number}", day)
 
 
 def scan_time(message: Message, near: datetime) -> datetime | None:
@@ -761,6 +778,32 @@ def translate_message(message: Message, *, occurred_at: str) -> list[dict[str, o
                 scan(tag, "accepted")
     # BUM (unload instruction) and BNS (bag not seen) report no scan: no event.
     return events
+
+
+def no_event_reason(message: Message) -> str:
+    """Why a parsed message means no contract event (for `tariq iata parse`'s notes): the
+    cases in which `translate_message` returns nothing, in its order."""
+    version = message.version
+    if not message.tags:
+        return "it names no bag tag (.N)"
+    if message.kind in ("BUM", "BNS"):
+        what = "an unload instruction" if message.kind == "BUM" else "a bag-not-seen report"
+        return f"a {message.kind} is {what}: it reports no scan, so no contract event"
+    if message.kind == "BSM":
+        if message.action == "DEL":
+            return "a withdrawn BSM (DEL): no contract event undoes a coding"
+        sources = {"T": "a transfer BSM (.V/1T)", "X": "a terminating BSM (.V/1X)"}
+        what = sources.get(version.source, f"a BSM from source {version.source!r}")
+        coding = message.delivery.makkah_route if message.delivery is not None else None
+        if coding is None or coding[1] is None:
+            return (
+                f"{what} without Makkah Route coding (.G/MR/hotel/pilgrim): "
+                "only local check-in (.V/1L) means a scan, only coding means bag.coded"
+            )
+        return f"{what} with coding but no outbound flight (.F): no flight_id to code to"
+    if message.kind == "BPM" and message.values("B")[:1] == ("OFF",):
+        return "an offload at origin (.B/OFF): no contract checkpoint says that"
+    return f"a {message.kind} that means no contract event"
 
 
 def translate(text: str, *, occurred_at: str) -> list[dict[str, object]]:

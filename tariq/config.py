@@ -84,6 +84,9 @@ class Settings:
     ws_per_token: int = 20
     # Networks a webhook may reach although private, loopback, link-local… (section 3).
     webhook_allow: tuple[IPNetwork, ...] = ()
+    # Where a worker serves its own GET /metrics (0: not served; the web server's /metrics
+    # shows every worker's metrics anyway, through Redis).
+    worker_metrics_port: int = 0
 
     @property
     def events_topic(self) -> str:
@@ -151,6 +154,7 @@ def load_settings() -> Settings:
         ingest=_env("INGEST") or "direct",
         ws_per_token=max(1, _env_int("WS_PER_TOKEN", 20)),
         webhook_allow=webhook_allow(),
+        worker_metrics_port=_env_int("WORKER_METRICS_PORT", 0),
         thresholds=AlertThresholds(
             missing_after_arrival_s=_env_float(
                 "MISSING_AFTER_ARRIVAL_S", defaults.missing_after_arrival_s

@@ -53,9 +53,12 @@ async def ensure_topics(settings: Settings) -> None:
 class EventProducer:
     """Sends events (already-encoded JSON) keyed so that a bag's events share a partition."""
 
-    def __init__(self, settings: Settings, *, linger_ms: int = 1) -> None:
+    def __init__(self, settings: Settings, *, linger_ms: int = 1, via: str | None = None) -> None:
         kafka_url, _, _ = settings.require_urls()
         self.topic = settings.events_topic
+        # `via`: a `tariq-via` header on every message (the web intake's "http"), so the
+        # workers' metrics can tell HTTP input from producers writing onto the topic.
+        self._headers = [("tariq-via", via.encode())] if via else None
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers(kafka_url),
             linger_ms=linger_ms,
@@ -72,7 +75,8 @@ class EventProducer:
     async def send_many(self, items: Sequence[tuple[bytes | None, bytes]]) -> None:
         """Send and wait until the broker has every message."""
         futures = [
-            await self._producer.send(self.topic, value=value, key=key) for key, value in items
+            await self._producer.send(self.topic, value=value, key=key, headers=self._headers)
+            for key, value in items
         ]
         if futures:
             await asyncio.gather(*futures)

@@ -178,3 +178,27 @@ class LiveMirror:
 
     async def summary(self) -> feed.Figures:
         return aggregate_summary(await self.scopes(), await self.alert_counts())
+
+    # ---- worker metrics, for the web server's aggregated /metrics -----------------------
+
+    def _metrics_key(self, worker: str) -> str:
+        return f"{self.prefix}metrics:{worker}"
+
+    async def put_worker_metrics(self, worker: str, text: bytes, ttl_s: int) -> None:
+        """A worker's Prometheus exposition; it expires when the worker stops refreshing it."""
+        await self.client.set(self._metrics_key(worker), text, ex=ttl_s)
+
+    async def worker_metrics(self) -> dict[str, bytes]:
+        """Every live worker's last exposition, by worker id."""
+        keys = [k async for k in self.client.scan_iter(match=self._metrics_key("*"), count=100)]
+        if not keys:
+            return {}
+        values = await self.client.mget(keys)
+        result = {}
+        for key, value in zip(keys, values, strict=True):
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            if value:
+                result[name.rsplit(":", 1)[1]] = (
+                    value if isinstance(value, bytes) else value.encode()
+                )
+        return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from tariq import logs
 from tariq.config import load_settings
 from tariq.services.launch import DEMO_SECONDS, resolved_settings
 
@@ -40,7 +40,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     asyncio.run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = create_app(settings)
-    worker = Worker(app, loglevel=args.loglevel, quiet=True)
+    worker = Worker(
+        app, loglevel=args.loglevel, quiet=True, logging_config=logs.dict_config(args.loglevel)
+    )
     worker.execute_from_commandline()
     return 0
 
@@ -49,21 +51,22 @@ def cmd_web(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from dashboards.app import create_app
-    from dashboards.security import install_log_redaction
 
     settings = resolved_settings()
     port = args.port or settings.http_port
-    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(name)s %(message)s")
+    logs.setup(args.loglevel)
     # No token in any log line: `?token=` of a websocket URL, in the access log or in the
     # "bad request" error that quotes a malformed request line.
-    install_log_redaction()
+    logs.install_log_redaction()
     _use_uvloop()
     web.run_app(
         create_app(settings),
         host=settings.http_host,
         port=port,
         print=lambda _: print(f"tariq web listening on http://{settings.http_host}:{port}/"),
-        access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
+        # Our access log is the `tariq.access` logger (dashboards/metrics.py): route and
+        # path, never the query string; aiohttp's own would print `?token=`.
+        access_log=None,
     )
     return 0
 
@@ -243,9 +246,6 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     webp = subparsers.add_parser("web", help="run one web server")
     webp.add_argument("--port", type=int, default=None, help="HTTP port (default TARIQ_HTTP_PORT)")
     webp.add_argument("--loglevel", default="info")
-    webp.add_argument(
-        "--access-log", action="store_true", help="log every request (tokens redacted)"
-    )
     webp.set_defaults(func=cmd_web)
 
     rep = subparsers.add_parser("replay", help="send a replay file's events into the service")

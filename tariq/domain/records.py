@@ -41,6 +41,10 @@ class InputRecord:
     offset: int
     # Set on events the service derived itself (from an `iata.message`).
     parent_event_id: str | None = None
+    # How it reached the topic: "http" (the web intake marks its messages) or "topic".
+    via: str = "topic"
+    # The Kafka message timestamp (ms since the epoch), for the end-to-end latency metric.
+    timestamp_ms: int | None = None
 
     @property
     def source_ref(self) -> str:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from tariq.adapters.kafka import EventProducer, ensure_topics
 from tariq.config import Settings
 from tariq.domain.events import InvalidEvent, decode_event, partition_key
+from tariq.logs import is_terminal
 
 CHUNK = 5_000
 
@@ -64,7 +65,9 @@ async def replay(
     await producer.start()
     sent = 0
     try:
-        with tqdm(total=total, unit="ev", disable=not progress, desc=path.name) as bar:
+        # A progress bar only on a terminal: in a log file it is hundreds of \r updates.
+        shown = progress and is_terminal()
+        with tqdm(total=total, unit="ev", disable=not shown, desc=path.name) as bar:
             chunk: list[tuple[bytes | None, bytes]] = []
             start_wall = time.monotonic()
             first_at: float | None = None

@@ -3,11 +3,14 @@ equivalent JSON events do; an unparseable one is a dead letter with the reason."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 
+from simulators.season import simulated_flight_id
 from tests.e2e.test_replay_exact import settle
-from tests.support.service import Api
+from tests.support.service import Api, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -143,3 +146,33 @@ async def test_iata_messages_change_bags_exactly_as_json_events(api: Api) -> Non
     assert dead["total"] == 1
     assert "unparseable IATA message" in dead["items"][0]["reason"]
     assert ".N" in dead["items"][0]["reason"]
+
+
+async def test_a_bsm_coded_bag_meets_its_registered_flight(api: Api) -> None:
+    """The flight registered by JSON (with the id the simulator gives it) and the flight of
+    the origin hall's BSM are one flight: its reconciliation counts the BSM's bag."""
+    departure = int(datetime(2026, 5, 18, 1, 30, tzinfo=UTC).timestamp())  # 08:30 at CGK
+    flight_id = simulated_flight_id("SV5123", "CGK", departure)
+    assert flight_id == FLIGHT
+    scheduled = {
+        "event_id": "j-flight",
+        "type": "flight.scheduled",
+        "occurred_at": "2026-05-17T00:00:00Z",
+        "flight_id": flight_id,
+        "origin": "CGK",
+        "destination": "JED",
+        "scheduled_departure": "2026-05-18T01:30:00Z",
+        "scheduled_arrival": "2026-05-18T10:30:00Z",
+    }
+    tag = "0065123999"
+    status, _ = await api.post("/api/events", orjson.dumps([scheduled, iata("m-bsm", bsm(tag))]))
+    assert status == 202
+    await settle(api, 2)
+
+    async def counted() -> bool:
+        status, flight = await api.get(f"/api/flights/{FLIGHT}")
+        return status == 200 and flight["bags_by_stage"]["accepted"] == 1
+
+    await wait_until(counted, timeout=60, what="the BSM's bag to count on its flight")
+    status, bag = await api.get(f"/api/bags/{tag}")
+    assert (status, bag["flight_id"]) == (200, flight_id)
