@@ -39,7 +39,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     # times fewer requests for the broker at thousands of single-event POSTs a second.
     producer = EventProducer(settings, linger_ms=5)
     await producer.start()
-    hub = FeedHub(live)
+    hub = FeedHub(live, pool)
     await hub.start()
     app[POOL], app[LIVE], app[PRODUCER], app[HUB] = pool, live, producer, hub
     app[VERIFIER] = TokenVerifier(pool)

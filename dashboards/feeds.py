@@ -13,7 +13,7 @@ from dashboards.hub import FeedClient, bus_passengers
 from dashboards.keys import HUB, POOL, PRINCIPAL
 from dashboards.responses import error
 from dashboards.security import allow
-from tariq.adapters.db import reads
+from tariq.adapters.db import airports, reads
 from tariq.adapters.db.outbox import fetch_notices
 from tariq.domain import feed
 
@@ -31,10 +31,14 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
         _, alerts = await reads.alerts(
             conn, status="open", types=[], filters={}, limit=SNAPSHOT_ALERTS, offset=0
         )
+        by_airport = await airports.bags_by_airport(conn)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
+    summary = hub.summary()
+    # Counted now from PostgreSQL: right as the page opens, not only from what it sees next.
+    summary.bags_by_airport = by_airport
     snapshot = feed.LiveSnapshot(
-        summary=hub.summary(),
+        summary=summary,
         vehicles=msgspec.convert(vehicles, list[feed.Vehicle]),
         alerts=msgspec.convert(alerts, list[feed.Alert]),
     )
@@ -65,7 +69,7 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     snapshot = feed.HotelSnapshot(
         hotel_id=hotel_id,
-        bags=msgspec.convert(listing["bags"], list[feed.HotelBag]),
+        bags=msgspec.convert(listing["bags"] + listing["not_ours"], list[feed.HotelBag]),
         notices=msgspec.convert(notices, list[feed.NoticeRecord]),
         alerts=msgspec.convert(alerts, list[feed.Alert]),
     )

@@ -18,13 +18,15 @@ import asyncpg
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from tariq.adapters.db import reads
+from tariq.adapters.db import airports, reads
 from tariq.adapters.live import LiveMirror, aggregate_summary
 from tariq.domain import feed
 
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE = 2_000
+# Stages whose scan location is a hotel (docs/contract-extensions.md: "not ours").
+HELD_STAGES = frozenset({"delivered", "claimed"})
 
 
 @dataclass(eq=False)
@@ -50,9 +52,17 @@ async def bus_passengers(pool: asyncpg.Pool, vehicle_id: str) -> list[feed.Passe
     return msgspec.convert(rows, list[feed.Passenger])
 
 
+# Bags per airport are counted in PostgreSQL at most this often (seconds) while bags change.
+AIRPORT_TOTALS_EVERY = 1.0
+
+
 class FeedHub:
-    def __init__(self, live: LiveMirror) -> None:
+    def __init__(self, live: LiveMirror, pool: asyncpg.Pool | None = None) -> None:
         self.live = live
+        self.pool = pool
+        self.bags_by_airport: dict[str, dict[str, int]] = {}
+        self._airports_stale = asyncio.Event()
+        self._airports_task: asyncio.Task[None] | None = None
         self.clients: set[FeedClient] = set()
         self.scopes: dict[str, feed.Scope] = {}
         self.alert_counts: dict[str, int] = {}
@@ -68,25 +78,56 @@ class FeedHub:
         for scope in await self.live.scopes():
             self._merge_scope(scope)
         self.alert_counts = await self.live.alert_counts()
+        if self.pool is not None:
+            self._airports_stale.set()
+            self._airports_task = asyncio.create_task(self._count_airports(), name="airports")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._airports_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for client in list(self.clients):
             await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
 
     def summary(self) -> feed.Figures:
-        return aggregate_summary(self.scopes.values(), self.alert_counts)
+        figures = aggregate_summary(self.scopes.values(), self.alert_counts)
+        figures.bags_by_airport = self.bags_by_airport
+        return figures
 
     def _summary_message(self) -> bytes:
         figures = self.summary()
         return feed.encode(
             feed.Summary(
-                figures.bags_by_stage, figures.events, figures.alerts_open_by_type, figures.clock
+                figures.bags_by_stage,
+                figures.events,
+                figures.alerts_open_by_type,
+                figures.clock,
+                figures.bags_by_airport,
             )
         )
+
+    async def _count_airports(self) -> None:
+        """Bags per stage per airport, from PostgreSQL, again after bags changed (at most
+        every AIRPORT_TOTALS_EVERY seconds); each new count goes out in a summary."""
+        assert self.pool is not None
+        while True:
+            await self._airports_stale.wait()
+            self._airports_stale.clear()
+            try:
+                async with self.pool.acquire() as conn:
+                    counted = await airports.bags_by_airport(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("counting bags by airport failed; trying again")
+                self._airports_stale.set()
+            else:
+                if counted != self.bags_by_airport:
+                    self.bags_by_airport = counted
+                    self._broadcast_operators(self._summary_message())
+            await asyncio.sleep(AIRPORT_TOTALS_EVERY)
 
     async def _listen(self) -> None:
         while True:
@@ -124,6 +165,7 @@ class FeedHub:
             case feed.Scope():
                 if self._merge_scope(change):
                     self._broadcast_operators(self._summary_message())
+                    self._airports_stale.set()
             case feed.Bags():
                 self._on_bags(change)
             case feed.Vehicles():
@@ -163,6 +205,13 @@ class FeedHub:
         for bag in bags:
             if bag.hotel_id:
                 by_hotel.setdefault(bag.hotel_id, []).append(bag)
+            # Another hotel's bag delivered here: this hotel sees it as "not ours".
+            if bag.location and bag.location != bag.hotel_id and bag.stage in HELD_STAGES:
+                # (without the other hotel's pilgrim, group or flight)
+                foreign = msgspec.structs.replace(
+                    bag, pilgrim_id=None, group_id=None, flight_id=None
+                )
+                by_hotel.setdefault(bag.location, []).append(foreign)
         for client in list(self.clients):
             if client.hotel_id is not None and client.hotel_id in by_hotel:
                 self._offer(client, feed.encode(feed.Bags(by_hotel[client.hotel_id])))

@@ -33,8 +33,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/ws/bus/{vehicle_id}", feeds.bus_feed)
     app.router.add_static("/static/", STATIC)
 
+    from dashboards.hotel_api import setup_hotel_routes
     from dashboards.notices_api import setup_notice_routes
     from dashboards.pages import setup_page_routes
 
+    setup_hotel_routes(app)
     setup_notice_routes(app)
     setup_page_routes(app)

@@ -83,6 +83,9 @@ class Alert(Struct):
     flight_id: str | None
     hotel_id: str | None
     vehicle_id: str | None
+    # The arrival airport it concerns: the bag's flight destination, or the airport nearest
+    # the vehicle (docs/contract-extensions.md); null when neither is known.
+    airport: str | None = None
 
 
 class Notice(Struct):
@@ -90,11 +93,12 @@ class Notice(Struct):
 
     notice_id: str
     hotel_id: str
-    kind: str  # bags_en_route | bags_delivered
+    kind: str  # bags_en_route | bags_delivered | eta_changed
     vehicle_id: str | None
     tags: list[str]
     eta: datetime | None
     occurred_at: datetime
+    previous_eta: datetime | UnsetType | None = UNSET  # eta_changed only: the ETA it replaces
 
 
 class NoticeRecord(Struct):
@@ -112,6 +116,7 @@ class NoticeRecord(Struct):
     created_at: datetime
     delivered_at: datetime | None
     last_error: str | None
+    previous_eta: datetime | UnsetType | None = UNSET
 
 
 class HotelBag(Struct):
@@ -126,6 +131,16 @@ class HotelBag(Struct):
     vehicle_id: str | None
     updated_at: datetime | None
     eta: str | UnsetType = UNSET
+    # Hotel truth (docs/contract-extensions.md): the hotel the bag is coded for; whether it
+    # was delivered (or claimed) at that hotel; the hotel another hotel's bag was sorted or
+    # delivered to (`not_ours`: it sits at this hotel but belongs to `hotel_id`); and the
+    # hotel's own confirmation of receipt or report of a wrong bag.
+    hotel_id: str | None = None
+    delivered: bool = False
+    held_at: str | None = None
+    not_ours: bool = False
+    confirmed_at: datetime | None = None
+    reported_wrong_at: datetime | None = None
 
 
 class PassengerBag(Struct):
@@ -155,6 +170,8 @@ class Figures(Struct):
     events: Events
     alerts_open_by_type: dict[str, int]
     clock: str | None
+    # Bags per stage by arrival airport (their flight's destination), from PostgreSQL.
+    bags_by_airport: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ messages
