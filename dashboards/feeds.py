@@ -64,6 +64,10 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
             limit=SNAPSHOT_ALERTS,
             offset=0,
         )
+    async with pool.acquire() as conn:
+        trucks = await reads.hotel_trucks(conn, hotel_id)
+        truck_ids = [t["vehicle_id"] for t in trucks]
+        alerts += await reads.open_vehicle_alerts(conn, truck_ids)
     _, notices = await fetch_notices(pool, hotel_id, SNAPSHOT_NOTICES)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
@@ -72,8 +76,11 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
         bags=msgspec.convert(listing["bags"] + listing["not_ours"], list[feed.HotelBag]),
         notices=msgspec.convert(notices, list[feed.NoticeRecord]),
         alerts=msgspec.convert(alerts, list[feed.Alert]),
+        trucks=msgspec.convert(trucks, list[feed.Vehicle]),
     )
-    await request.app[HUB].serve(request, FeedClient(ws, hotel_id), feed.encode(snapshot))
+    # The hotel also follows these trucks (and those of its later en-route notices).
+    client = FeedClient(ws, hotel_id, trucks=set(truck_ids))
+    await request.app[HUB].serve(request, client, feed.encode(snapshot))
     return ws
 
 

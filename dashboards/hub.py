@@ -40,6 +40,8 @@ class FeedClient:
     vehicle: feed.Vehicle | None = None  # as last sent, to merge positions and statuses into
     pilgrims: set[str] = field(default_factory=set)
     pool: asyncpg.Pool | None = None
+    # A hotel: the trucks carrying its bags, whose statuses and stall alerts it follows.
+    trucks: set[str] = field(default_factory=set)
 
     @property
     def operator(self) -> bool:
@@ -174,12 +176,20 @@ class FeedHub:
             case feed.VehicleStatuses():
                 self._broadcast_operators(feed.encode(change))
                 self._on_bus_vehicles({s.vehicle_id: s for s in change.vehicles})
+                for client in list(self.clients):
+                    theirs = [s for s in change.vehicles if s.vehicle_id in client.trucks]
+                    if client.hotel_id is not None and theirs:
+                        self._offer(client, feed.encode(feed.VehicleStatuses(theirs)))
             case feed.Alerts():
                 self._broadcast_operators(feed.encode(change))
                 for client in list(self.clients):
                     if client.hotel_id is None:
                         continue
-                    mine = [a for a in change.alerts if a.hotel_id == client.hotel_id]
+                    mine = [
+                        a
+                        for a in change.alerts
+                        if a.hotel_id == client.hotel_id or a.vehicle_id in client.trucks
+                    ]
                     if mine:
                         self._offer(client, feed.encode(feed.Alerts(mine)))
             case feed.AlertCounts():
@@ -191,6 +201,8 @@ class FeedHub:
                 payload = feed.encode(change)
                 for client in list(self.clients):
                     if client.hotel_id == change.notice.hotel_id:
+                        if change.notice.vehicle_id and change.notice.kind == "bags_en_route":
+                            client.trucks.add(change.notice.vehicle_id)
                         self._offer(client, payload)
 
     def _on_bags(self, change: feed.Bags) -> None:

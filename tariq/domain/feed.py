@@ -243,6 +243,8 @@ class HotelSnapshot(Message, tag="snapshot"):
     bags: list[HotelBag]
     notices: list[NoticeRecord]
     alerts: list[Alert]
+    # The trucks carrying this hotel's bags now: status (stalled?), next stop, ETA.
+    trucks: list[Vehicle] = msgspec.field(default_factory=list)
 
 
 class BusSnapshot(Message, tag="snapshot"):

@@ -321,6 +321,37 @@ async def vehicle(conn: asyncpg.Connection, vehicle_id: str) -> dict[str, Any] |
     return dict(row) if row else None
 
 
+async def hotel_trucks(conn: asyncpg.Connection, hotel_id: str) -> list[dict[str, Any]]:
+    """The vehicles carrying the hotel's bags now (their latest loading on a truck, not yet
+    delivered), as `vehicles` shows them: position, status, next stop and ETA."""
+    rows = await conn.fetch(
+        f"SELECT {_VEHICLE_COLUMNS}"
+        " FROM vehicles v LEFT JOIN vehicle_judgements j USING (vehicle_id)"
+        " WHERE v.vehicle_id IN (SELECT truck_vehicle_id FROM bags"
+        " WHERE hotel_id = $1 AND stage_rank = $2 AND truck_vehicle_id IS NOT NULL)"
+        " ORDER BY v.vehicle_id",
+        hotel_id,
+        STAGE_RANK["truck_loaded"],
+    )
+    return [dict(r) for r in rows]
+
+
+async def open_vehicle_alerts(
+    conn: asyncpg.Connection, vehicle_ids: list[str]
+) -> list[dict[str, Any]]:
+    """The open alerts about these vehicles (stalls), each with its airport."""
+    if not vehicle_ids:
+        return []
+    columns = ", ".join(f"a.{c.strip()}" for c in ALERT_COLUMNS.split(","))
+    rows = await conn.fetch(
+        f"SELECT {columns}, {ALERT_AIRPORT} AS airport FROM {ALERTS_FROM}"
+        " WHERE a.status = 'open' AND a.vehicle_id = ANY($1::text[])"
+        " ORDER BY a.raised_at DESC",
+        vehicle_ids,
+    )
+    return [dict(r) for r in rows]
+
+
 async def bus_passengers(conn: asyncpg.Connection, vehicle_id: str) -> list[dict[str, Any]]:
     """The pilgrims whose latest bus is this one and who have not checked in since, with
     their bags (no names: the bus screen is in a public place)."""
