@@ -63,6 +63,15 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
 
+/** A count with its plural form: `{key}.{one|two|few|many|other|zero}` by the language's
+ *  plural rules (Arabic has six), `{n}` the number in Latin digits. */
+export function tn(key, n) {
+  const table = STRINGS[lang] || STRINGS.en;
+  const form = new Intl.PluralRules(lang).select(n ?? 0);
+  const text = table[`${key}.${form}`] ?? table[`${key}.other`] ?? STRINGS.en[`${key}.other`] ?? key;
+  return text.replace("{n}", fmtNumber(n));
+}
+
 // Latin digits in both languages: tags and ids must read the same to every operator.
 const numbers = { en: new Intl.NumberFormat("en"), ar: new Intl.NumberFormat("ar-u-nu-latn") };
 export const fmtNumber = (n) => numbers[lang].format(n ?? 0);
@@ -107,6 +116,21 @@ export function takeToken(storageKey) {
 
 export async function apiGet(path, token) {
   const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  return { status: response.status, body: scrub(body) };
+}
+
+export async function apiPost(path, token, data = null) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: data === null ? "" : JSON.stringify(data),
+  });
   let body = null;
   try {
     body = await response.json();

@@ -29,7 +29,6 @@ const state = {
   summary: null,
   alerts: new Map(), // alert_id -> open Alert
   bagPlaces: new Map(), // tag -> latest location seen on the feed (for the airport filter)
-  flow: new Map(), // airport -> stage -> bag changes seen since the page opened
   hotels: new Map(), // hotel_id -> [lat, lon]
   detail: null, // () => Node: re-render of the details panel (on a language change)
 };
@@ -172,32 +171,28 @@ function showSummary(summary) {
       el("div", { class: "stage", "data-stage": stage }, el("b", { text: fmtNumber(stages[stage] ?? 0) }), label("stage", stage)),
     ),
   );
+  showFlow();
 }
 
 function applyBags(bags) {
-  for (const bag of bags) {
-    if (bag.location) state.bagPlaces.set(bag.tag, bag.location);
-    const airport = AIRPORTS.includes(bag.location) ? bag.location : null;
-    if (airport) {
-      const row = state.flow.get(airport) || new Map();
-      row.set(bag.stage, (row.get(bag.stage) || 0) + 1);
-      state.flow.set(airport, row);
-    }
-  }
-  showFlow();
+  for (const bag of bags) if (bag.location) state.bagPlaces.set(bag.tag, bag.location);
   showRecentBags(bags);
   if (state.detail?.tag && bags.some((b) => b.tag === state.detail.tag)) showBag(state.detail.tag);
 }
 
+/** Bags per stage by arrival airport: the server's totals (`bags_by_airport` of the
+ *  summary, counted in PostgreSQL), so the table is right as soon as the page opens. */
 function showFlow() {
-  const shown = STAGES.filter((s) => STAGE_RANK[s] >= STAGE_RANK.accepted && STAGE_RANK[s] <= STAGE_RANK.truck_loaded);
-  const head = el("tr", {}, el("th", { text: t("flow.airport") }), ...shown.map((s) => el("th", { text: label("stage", s) })));
-  const rows = AIRPORTS.map((airport) =>
+  const byAirport = state.summary?.bags_by_airport || {};
+  const airports = [...new Set([...AIRPORTS, ...Object.keys(byAirport)])];
+  // One row per stage, one column per airport: narrow enough for the side panel and a phone.
+  const head = el("tr", {}, el("th", { text: t("flow.stage") }), ...airports.map((a) => el("th", { text: a })));
+  const rows = STAGES.map((stage) =>
     el(
       "tr",
-      { "data-airport": airport },
-      el("th", { text: airport }),
-      ...shown.map((s) => el("td", { text: fmtNumber(state.flow.get(airport)?.get(s) || 0) })),
+      { "data-stage": stage },
+      el("th", { text: label("stage", stage) }),
+      ...airports.map((a) => el("td", { "data-airport": a, text: fmtNumber(byAirport[a]?.[stage] ?? 0) })),
     ),
   );
   $("#flow").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
