@@ -15,6 +15,10 @@ ALERT_COLUMNS = (
     " vehicle_id"
 )
 DELIVERED_RANK = STAGE_RANK["delivered"]
+# An alert's columns (of `alerts a` in ALERTS_FROM) and its airport.
+_ALERT_SELECT = ", ".join(f"a.{c.strip()}" for c in ALERT_COLUMNS.split(",")) + (
+    f", {ALERT_AIRPORT} AS airport"
+)
 
 
 async def ping(conn: asyncpg.Connection) -> None:
@@ -34,7 +38,8 @@ async def bag(conn: asyncpg.Connection, tag: str) -> dict[str, Any] | None:
         tag,
     )
     alerts = await conn.fetch(
-        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE tag = $1 ORDER BY raised_at DESC", tag
+        f"SELECT {_ALERT_SELECT} FROM {ALERTS_FROM} WHERE a.tag = $1 ORDER BY a.raised_at DESC",
+        tag,
     )
     return {
         "tag": state.tag,
@@ -281,9 +286,8 @@ async def alerts(
         where.append(f"{ALERT_AIRPORT} = ${len(args)}")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     total = await conn.fetchval(f"SELECT count(*) FROM {ALERTS_FROM} {clause}", *args)
-    columns = ", ".join(f"a.{c.strip()}" for c in ALERT_COLUMNS.split(","))
     rows = await conn.fetch(
-        f"SELECT {columns}, {ALERT_AIRPORT} AS airport FROM {ALERTS_FROM} {clause}"
+        f"SELECT {_ALERT_SELECT} FROM {ALERTS_FROM} {clause}"
         f" ORDER BY a.raised_at DESC, a.alert_id"
         f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
         *args,
@@ -342,9 +346,8 @@ async def open_vehicle_alerts(
     """The open alerts about these vehicles (stalls), each with its airport."""
     if not vehicle_ids:
         return []
-    columns = ", ".join(f"a.{c.strip()}" for c in ALERT_COLUMNS.split(","))
     rows = await conn.fetch(
-        f"SELECT {columns}, {ALERT_AIRPORT} AS airport FROM {ALERTS_FROM}"
+        f"SELECT {_ALERT_SELECT} FROM {ALERTS_FROM}"
         " WHERE a.status = 'open' AND a.vehicle_id = ANY($1::text[])"
         " ORDER BY a.raised_at DESC",
         vehicle_ids,
