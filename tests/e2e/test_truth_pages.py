@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -260,4 +261,54 @@ async def test_operator_screenshots_at_three_sizes_in_both_languages(
     await page.locator("#alerts [data-alert-id]").first.wait_for(timeout=30_000)
     await page.wait_for_function("window.tariq.geography !== undefined", timeout=20_000)
     await shoot_sizes(page, "operator")
+    assert watched.errors == []
+
+
+# --------------------------------------------------------------------------- search
+
+
+async def test_search_forgives_case_prefixes_and_spaces_and_lists_results(
+    api: Api, service: RunningService, open_page: Callable[..., Awaitable[Watched]]
+) -> None:
+    events = [*world(), coded("0065600401", A), coded("0065600402", B, n=1)]
+    events += [fix("TRK-SRCH1", 0, 5, 21.5, 39.4)]
+    await post(api, events)
+    await processed(api, len(events))
+
+    async def found(q: str) -> set[tuple[str, str]]:
+        status, body = await api.get(f"/api/search?q={quote(q)}")
+        assert status == 200, body
+        return {(r["kind"], r["id"]) for r in body["results"]}
+
+    assert ("flight", "SV5501-2026-05-18") in await found("SV5501")
+    assert ("flight", "SV5501-2026-05-18") in await found("sv55")
+    assert ("hotel", A) in await found(A.lower())
+    assert ("hotel", A) in await found("ajyad")  # by name
+    assert ("group", "G-TP1") in await found("g-tp1")
+    assert ("pilgrim", "P-TP0") in await found("p-tp")
+    assert ("bag", "0065600401") in await found("0065 6004 01")
+    assert {("bag", "0065600401"), ("bag", "0065600402")} <= await found("006560040")
+    assert ("vehicle", "TRK-SRCH1") in await found("trk-s")
+    assert await found("ZZZ%") == set()  # wildcards are text
+    for bad in ("", "x" * 65):
+        status, _ = await api.get(f"/api/search?q={quote(bad)}")
+        assert status == 400
+
+    watched = await open_page(f"{service.base_url}/#token={api.token}")
+    page = watched.page
+    await wait_for_live(page)
+    # One result opens at once; several make a list whose entries open.
+    await page.fill("#search-input", "sv5502")
+    await page.press("#search-input", "Enter")
+    await page.locator('#details section.flight[data-flight="SV5502-2026-05-18"]').wait_for()
+    await page.fill("#search-input", "0065 6004")
+    await page.press("#search-input", "Enter")
+    results = page.locator("#details .results-list li")
+    await results.first.wait_for(timeout=10_000)
+    assert await results.count() == 2
+    await page.click('#details .results-list li[data-id="0065600402"] button')
+    await page.locator('#details section.bag[data-tag="0065600402"]').wait_for()
+    await page.fill("#search-input", "g-tp0")
+    await page.press("#search-input", "Enter")
+    await page.locator('#details section.group[data-group="G-TP0"]').wait_for()
     assert watched.errors == []
