@@ -450,18 +450,83 @@ function notFound(q, status) {
   showDetail(() => el("p", { class: "empty", text: status === 404 ? t("search.none", { q }) : t("search.error", { status }) }));
 }
 
+/** The server's forgiving search (`/api/search`: case-insensitive prefixes, spaces in tags
+ *  ignored): one result opens at once, several make a list. */
 async function search(query) {
   const q = query.trim();
   if (!q) return;
-  if (/^\d{10}$/.test(q)) return showBag(q);
-  if (vehicles.get(q)) return showVehicle(q);
-  const [pilgrim, flight] = await Promise.all([
-    apiGet(`/api/pilgrims/${encodeURIComponent(q)}`, state.token),
-    apiGet(`/api/flights/${encodeURIComponent(q)}`, state.token),
-  ]);
-  if (flight.status === 200) return showFlight(q);
-  if (pilgrim.status === 200) return showPilgrim(q);
-  notFound(q, 404);
+  const { status, body } = await apiGet(`/api/search?q=${encodeURIComponent(q)}`, state.token);
+  if (status !== 200) return notFound(q, status);
+  const results = body.results || [];
+  if (!results.length) return notFound(q, 404);
+  if (results.length === 1) return openResult(results[0]);
+  showDetail(() =>
+    el(
+      "section",
+      { class: "results" },
+      el("h3", { text: t("search.results", { n: fmtNumber(results.length) }) }),
+      el(
+        "ul",
+        { class: "results-list" },
+        ...results.map((r) =>
+          el(
+            "li",
+            { "data-kind": r.kind, "data-id": r.id },
+            el("span", { class: "kind", text: label("result", r.kind) }),
+            " ",
+            el("button", { class: "link", type: "button", onclick: () => openResult(r) }, el("bdi", { dir: "ltr", text: r.id })),
+            r.label ? el("span", { class: "muted", text: ` · ${r.label}` }) : null,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function openResult(r) {
+  if (r.kind === "bag") return showBag(r.id);
+  if (r.kind === "pilgrim") return showPilgrim(r.id);
+  if (r.kind === "flight") return showFlight(r.id);
+  if (r.kind === "vehicle") return showVehicle(r.id);
+  if (r.kind === "hotel") return showHotel(r.id);
+  if (r.kind === "group") return showGroup(r.id);
+}
+
+async function showHotel(id) {
+  const { status, body } = await apiGet(`/api/hotels/${encodeURIComponent(id)}/bags?limit=1`, state.token);
+  if (status !== 200) return notFound(id, status);
+  showDetail(() =>
+    el(
+      "section",
+      { class: "hotel", "data-hotel": id },
+      el("h3", { text: t("hotel.title", { id }) }),
+      kv([
+        ["hotel.expected", fmtNumber(body.expected)],
+        ["hotel.delivered", fmtNumber(body.delivered)],
+        ["hotel.not_ours", fmtNumber((body.not_ours || []).length)],
+      ]),
+    ),
+  );
+  if (state.hotels.has(id)) map.setView(state.hotels.get(id), 16);
+}
+
+async function showGroup(id) {
+  const { status, body } = await apiGet(`/api/groups/${encodeURIComponent(id)}`, state.token);
+  if (status !== 200) return notFound(id, status);
+  showDetail(() =>
+    el(
+      "section",
+      { class: "group", "data-group": id },
+      el("h3", { text: t("group.title", { id }) }),
+      el(
+        "ul",
+        {},
+        ...(body.pilgrims || []).map((p) =>
+          el("li", {}, el("button", { class: "link", type: "button", onclick: () => showPilgrim(p.pilgrim_id) }, el("bdi", { dir: "ltr", text: p.pilgrim_id })), ` · ${p.flight_id ?? "—"} · ${p.hotel_id ?? "—"}`),
+        ),
+      ),
+    ),
+  );
 }
 
 // ------------------------------------------------------------------ start
