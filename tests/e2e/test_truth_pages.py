@@ -308,6 +308,20 @@ async def test_search_forgives_case_prefixes_and_spaces_and_lists_results(
     assert await results.count() == 2
     await page.click('#details .results-list li[data-id="0065600402"] button')
     await page.locator('#details section.bag[data-tag="0065600402"]').wait_for()
+    # The flight view: pilgrims next to bags by the stage reached, no "difference".
+    status, flight = await api.get("/api/flights/SV5501-2026-05-18")
+    assert status == 200
+    assert (flight["pilgrims_registered"], flight["pilgrims_with_bags"]) == (2, 2)
+    assert flight["pilgrims_boarded"] == 0 and flight["bags_of_boarded_pilgrims"] == 0
+    assert flight["bags_reached"]["coded"] == 2 and flight["bags_reached"]["loaded"] == 0
+    await page.fill("#search-input", "SV5501")
+    await page.press("#search-input", "Enter")
+    section = page.locator('#details section.flight[data-flight="SV5501-2026-05-18"]')
+    await section.wait_for()
+    for row, value in (("registered", "2"), ("with-bags", "2"), ("boarded", "0")):
+        assert await section.locator(f"tr.{row} td").text_content() == value
+    assert await section.locator("tr.reached-coded td").text_content() == "2"
+    assert await section.locator(".gap").count() == 0
     await page.fill("#search-input", "g-tp0")
     await page.press("#search-input", "Enter")
     await page.locator('#details section.group[data-group="G-TP0"]').wait_for()

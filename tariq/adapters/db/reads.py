@@ -121,7 +121,10 @@ async def flight(conn: asyncpg.Connection, flight_id: str) -> dict[str, Any] | N
         " GROUP BY type",
         flight_id,
     )
+    pilgrims = await flight_pilgrims(conn, flight_id)
     return {
+        **pilgrims,
+        "bags_reached": bags_reached(by_stage),
         "flight_id": flight_id,
         "status": state.status if state else "unknown",
         "origin": state.origin if state else None,
@@ -144,6 +147,34 @@ _RECEIPTS = (
     " LEFT JOIN hotel_receipts rw ON rw.hotel_id = $1 AND rw.tag = b.tag"
     " AND rw.action = 'reported_wrong'"
 )
+
+
+def bags_reached(by_stage: dict[str, int]) -> dict[str, int]:
+    """Bags that reached each stage or a later one (every bag reached `coded`)."""
+    reached: dict[str, int] = {}
+    running = 0
+    for stage in reversed(STAGES):
+        running += by_stage.get(stage, 0)
+        reached[stage] = running
+    return {stage: reached[stage] for stage in STAGES}
+
+
+async def flight_pilgrims(conn: asyncpg.Connection, flight_id: str) -> dict[str, int]:
+    """The flight's pilgrims: registered for it, boarded it, with a bag coded on it, and the
+    bags of its boarded pilgrims (what a flight's bags are to be compared with)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM pilgrims WHERE flight_id = $1) AS registered,"
+        " (SELECT count(DISTINCT pilgrim_id) FROM bags WHERE flight_id = $1) AS with_bags,"
+        " (SELECT count(*) FROM bags b JOIN boardings o"
+        "  ON o.pilgrim_id = b.pilgrim_id AND o.flight_id = b.flight_id"
+        "  WHERE b.flight_id = $1) AS bags_of_boarded",
+        flight_id,
+    )
+    return {
+        "pilgrims_registered": int(row["registered"]),
+        "pilgrims_with_bags": int(row["with_bags"]),
+        "bags_of_boarded_pilgrims": int(row["bags_of_boarded"]),
+    }
 
 
 async def hotel_bags(
