@@ -374,32 +374,45 @@ async function showPilgrim(id) {
   );
 }
 
+/** A flight: its pilgrims (registered, boarded, with bags) next to its bags by the furthest
+ *  stage they reached, and its open alerts by type. Bags are not subtracted from pilgrims:
+ *  a pilgrim has 0 to several bags, so no "difference" is meaningful. */
 async function showFlight(id) {
   const { status, body } = await apiGet(`/api/flights/${encodeURIComponent(id)}`, state.token);
   if (status !== 200) return notFound(id, status);
-  const stages = body.bags_by_stage || {};
-  // A bag counts as loaded once it reached `loaded` or any later checkpoint.
-  const loaded = STAGES.filter((s) => STAGE_RANK[s] >= STAGE_RANK.loaded).reduce((n, s) => n + (stages[s] || 0), 0);
-  const boarded = body.pilgrims_boarded ?? 0;
-  const alertsOpen = Array.isArray(body.alerts_open) ? body.alerts_open.length : body.alerts_open;
+  const reached = body.bags_reached || {};
+  const byType = body.alerts_open_by_type || {};
+  const row = (key, value, cls) => el("tr", { class: cls }, el("th", { text: t(key) }), el("td", { text: fmtNumber(value ?? 0) }));
   showDetail(() =>
     el(
       "section",
       { class: "flight", "data-flight": body.flight_id },
-      el("h3", { text: t("flight.title", { id: body.flight_id }) }),
+      el("h3", {}, t("flight.title", { id: "" }), el("bdi", { dir: "ltr", text: body.flight_id })),
       kv([
-        ["flight.status", body.status],
-        ["flight.alerts_open", fmtNumber(alertsOpen ?? 0)],
+        ["flight.status", label("flight_status", body.status)],
+        ["flight.route", [body.origin, body.destination].filter(Boolean).join(" → ") || "—"],
+        ["flight.departed", fmtTime(body.departed_at)],
+        ["flight.arrived", fmtTime(body.arrived_at)],
       ]),
       el("h4", { text: t("flight.reconciliation") }),
       el(
         "div",
         { class: "recon" },
-        el("div", {}, el("b", { class: "boarded", text: fmtNumber(boarded) }), t("flight.boarded")),
-        el("div", {}, el("b", { class: "loaded", text: fmtNumber(loaded) }), t("flight.loaded")),
-        el("div", { class: loaded === boarded ? "ok" : "gap" }, el("b", { text: fmtNumber(loaded - boarded) }), t("flight.gap")),
+        el(
+          "table",
+          { class: "recon-pilgrims" },
+          el("tbody", {}, row("flight.registered", body.pilgrims_registered, "registered"), row("flight.boarded", body.pilgrims_boarded, "boarded"), row("flight.with_bags", body.pilgrims_with_bags, "with-bags"), row("flight.bags_of_boarded", body.bags_of_boarded_pilgrims, "bags-of-boarded")),
+        ),
+        el(
+          "table",
+          { class: "recon-bags" },
+          el("tbody", {}, ...["coded", "loaded", "offloaded", "sorted", "delivered"].map((s) => row(`flight.reached.${s}`, reached[s], `reached-${s}`))),
+        ),
       ),
-      el("ul", { class: "stage-list" }, ...STAGES.map((s) => el("li", { text: `${label("stage", s)}: ${fmtNumber(stages[s] || 0)}` }))),
+      el("h4", { text: t("flight.alerts_open") }),
+      Object.keys(byType).length
+        ? el("ul", { class: "alert-types" }, ...Object.entries(byType).map(([type, n]) => el("li", { "data-type": type, text: `${label("alert", type)}: ${fmtNumber(n)}` })))
+        : el("p", { class: "muted", text: t("alerts.none") }),
     ),
   );
 }
