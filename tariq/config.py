@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX: Final = "TARIQ_"
+DEFAULT_TIMEZONE: Final = "Asia/Riyadh"
 
 
 def _default_data_dir() -> Path:
@@ -78,6 +80,8 @@ class Settings:
     # "faust" (a Faust agent with take_events; ~3x slower here, kept for comparison).
     ingest: str = "direct"
     thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    # The time zone the pages show times in (an IANA name), with the offset shown.
+    timezone: str = DEFAULT_TIMEZONE
 
     @property
     def events_topic(self) -> str:
@@ -117,6 +121,16 @@ class Settings:
         return self.kafka_url, self.redis_url, self.database_url
 
 
+def _env_timezone() -> str:
+    """TARIQ_TIMEZONE, checked against the IANA time zone database."""
+    name = _env("TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"{ENV_PREFIX}TIMEZONE must be an IANA time zone, not {name!r}") from None
+    return name
+
+
 def load_settings() -> Settings:
     data_dir = _env("DATA_DIR")
     defaults = AlertThresholds()
@@ -135,6 +149,7 @@ def load_settings() -> Settings:
         batch_within_s=_env_float("BATCH_WITHIN_S", 0.02),
         concurrency=_env_int("CONCURRENCY", 2),
         ingest=_env("INGEST") or "direct",
+        timezone=_env_timezone(),
         thresholds=AlertThresholds(
             missing_after_arrival_s=_env_float(
                 "MISSING_AFTER_ARRIVAL_S", defaults.missing_after_arrival_s

@@ -260,6 +260,11 @@ async def test_operator_screenshots_at_three_sizes_in_both_languages(
     await wait_for_live(page)
     await page.locator("#alerts [data-alert-id]").first.wait_for(timeout=30_000)
     await page.wait_for_function("window.tariq.geography !== undefined", timeout=20_000)
+    # Local time (Asia/Riyadh by default, served at /ui-config.json) with its offset.
+    status, config = await api.get("/ui-config.json")
+    assert (status, config) == (200, {"timezone": "Asia/Riyadh"})
+    clock = page.locator('#clock bdi[dir="ltr"]')
+    await clock.filter(has_text="2026-05-18 08:30 +03").wait_for(timeout=10_000)
     await shoot_sizes(page, "operator")
     assert watched.errors == []
 
