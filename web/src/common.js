@@ -76,13 +76,57 @@ export function tn(key, n) {
 const numbers = { en: new Intl.NumberFormat("en"), ar: new Intl.NumberFormat("ar-u-nu-latn") };
 export const fmtNumber = (n) => numbers[lang].format(n ?? 0);
 
+// ------------------------------------------------------------------ local time
+
+// The installation's time zone (TARIQ_TIMEZONE, from /ui-config.json); Asia/Riyadh until known.
+let timeZone = "Asia/Riyadh";
+let timeFormat = null;
+
+/** Ask the server which time zone to show times in (no token needed); then `onChange()`. */
+export async function loadTimeZone(onChange) {
+  try {
+    const response = await fetch("/ui-config.json");
+    const config = await response.json();
+    if (typeof config.timezone === "string" && config.timezone !== timeZone) {
+      timeZone = config.timezone;
+      timeFormat = null;
+      onChange?.();
+    }
+  } catch {
+    // Keep the default: times stay right for Makkah and Madinah.
+  }
+}
+
+function formatter() {
+  if (!timeFormat) {
+    timeFormat = new Intl.DateTimeFormat("en-CA", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+      timeZoneName: "longOffset",
+    });
+  }
+  return timeFormat;
+}
+
+/** An event time in the installation's local time with its offset, "2026-05-18 08:30 +03",
+ *  in Latin digits in both languages (wrap it in a left-to-right `<bdi>` on an Arabic page). */
 export function fmtTime(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
-  // Event times are shown in UTC with the date, as the feed gives them.
-  return date.toISOString().slice(0, 16).replace("T", " ") + "Z";
+  const parts = Object.fromEntries(formatter().formatToParts(date).map((p) => [p.type, p.value]));
+  const offset = (parts.timeZoneName || "GMT").replace("GMT", "") || "+00:00";
+  const short = offset.endsWith(":00") ? offset.slice(0, -3) : offset;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${short}`;
 }
+
+/** A time as a left-to-right isolated `<time>`: reads the same on an Arabic page. */
+export const timeEl = (iso) => el("time", { dir: "ltr", datetime: iso || undefined, text: fmtTime(iso) });
 
 /** A stage, checkpoint or alert type in the current language. */
 export const label = (kind, value) => (value ? t(`${kind}.${value}`) : "—");

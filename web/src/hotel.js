@@ -2,7 +2,7 @@
 // and the other hotels' bags that ended up here ("not ours").
 // It only ever receives this hotel's data (the feed is scoped by the token); it never shows
 // pilgrim names (ids are enough here), and of another hotel's bag only its tag and hotel.
-import { $, apiPost, connectFeed, el, fmtNumber, fmtTime, initLang, label, scrub, signIn, t, takeToken, tn } from "./common.js";
+import { $, apiPost, connectFeed, el, fmtNumber, fmtTime, initLang, label, loadTimeZone, scrub, signIn, t, takeToken, tn } from "./common.js";
 import { STAGES } from "./i18n.js";
 
 const TOKEN_KEY = "tariq-hotel-token";
@@ -200,7 +200,7 @@ function renderForeign() {
             ltr(b.hotel_id),
             ` · ${label("stage", b.stage)} `,
             b.reported_wrong_at
-              ? el("span", { class: "done", text: `· ${t("hotel.reported")} ${fmtTime(b.reported_wrong_at)}` })
+              ? el("span", { class: "done" }, `· ${t("hotel.reported")} `, ltr(fmtTime(b.reported_wrong_at)))
               : el("button", { type: "button", class: "report", text: t("hotel.report"), onclick: () => act(b, "report-wrong") }),
           ),
         )
@@ -209,7 +209,7 @@ function renderForeign() {
 }
 
 function bagAction(b) {
-  if (b.confirmed_at) return el("span", { class: "done", text: `${t("hotel.confirmed")} ${fmtTime(b.confirmed_at)}` });
+  if (b.confirmed_at) return el("span", { class: "done" }, `${t("hotel.confirmed")} `, ltr(fmtTime(b.confirmed_at)));
   if (b.action_error) return el("span", { class: "error", text: t("search.error", { status: b.action_error }) });
   return el("button", { type: "button", class: "confirm", text: t("hotel.confirm"), onclick: () => act(b, "confirm") });
 }
@@ -279,6 +279,7 @@ const checkHotel = async () => null;
 
 async function start() {
   initLang(render);
+  loadTimeZone(render);
   render();
   $("#bag-filter").addEventListener("input", render);
   $("#signout").addEventListener("click", () => {

@@ -9,6 +9,8 @@ import {
   el,
   fmtNumber,
   fmtTime,
+  loadTimeZone,
+  timeEl,
   initLang,
   label,
   scrub,
@@ -158,7 +160,7 @@ function handle(raw) {
 function showSummary(summary) {
   if (!summary) return;
   state.summary = summary;
-  $("#clock").textContent = fmtTime(summary.clock);
+  $("#clock").replaceChildren(el("bdi", { dir: "ltr", text: fmtTime(summary.clock) }));
   const e = summary.events || {};
   $("#events").textContent = t("events.line", {
     processed: fmtNumber(e.processed),
@@ -252,12 +254,8 @@ function showAlerts() {
       "li",
       { class: `alert alert-${a.type}`, "data-alert-id": a.alert_id, tabindex: 0, onclick: () => focusAlert(a) },
       el("b", { text: label("alert", a.type) }),
-      el(
-        "span",
-        { class: "ids" },
-        [a.tag, a.flight_id, a.hotel_id, a.vehicle_id, a.pilgrim_id].filter(Boolean).join(" · "),
-      ),
-      el("time", { text: fmtTime(a.raised_at) }),
+      el("bdi", { class: "ids", dir: "ltr", text: [a.tag, a.flight_id, a.hotel_id, a.vehicle_id, a.pilgrim_id].filter(Boolean).join(" · ") }),
+      timeEl(a.raised_at),
     ),
   );
   if (!items.length) items.push(el("li", { class: "empty", text: t("alerts.none") }));
@@ -295,7 +293,9 @@ function clearTrail() {
 }
 
 const kv = (rows) =>
-  el("dl", { class: "kv" }, ...rows.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", { text: v ?? "—" })]));
+  // Values isolated (<bdi>, direction from their own text): ids and times read left to right
+  // on the Arabic page, translated words right to left.
+  el("dl", { class: "kv" }, ...rows.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", {}, el("bdi", { text: v ?? "—" }))]));
 
 async function showBag(tag) {
   const { status, body } = await apiGet(`/api/bags/${encodeURIComponent(tag)}`, state.token);
@@ -323,14 +323,14 @@ async function showBag(tag) {
             el(
               "li",
               { "data-checkpoint": h.checkpoint },
-              el("time", { text: fmtTime(h.occurred_at) }),
+              timeEl(h.occurred_at),
               el("b", { text: label("checkpoint", h.checkpoint) }),
               ` ${h.location ?? ""}`,
             ),
           ),
         ),
         body.alerts?.length
-          ? el("div", {}, el("h4", { text: t("bag.alerts") }), ...body.alerts.map((a) => el("div", { class: "alert", text: `${label("alert", a.type)} · ${a.status}` })))
+          ? el("div", {}, el("h4", { text: t("bag.alerts") }), ...body.alerts.map((a) => el("div", { class: "alert", text: `${label("alert", a.type)} · ${label("alert_status", a.status)}` })))
           : null,
         linkRow(body),
       ),
@@ -359,7 +359,7 @@ async function showPilgrim(id) {
         ["field.group", body.group_id],
         ["field.flight", body.flight_id],
         ["field.hotel", body.hotel_id],
-        ["field.stage", label("stage", body.stage)],
+        ["field.stage", label("pilgrim_stage", body.stage)],
       ]),
       el("h4", { text: t("pilgrim.bags") }),
       el(
@@ -581,6 +581,7 @@ async function checkOperator(token) {
 
 async function start() {
   initLang(renderAll);
+  loadTimeZone(renderAll);
   legend();
   renderAll();
   for (const id of ["filter-type", "filter-airport", "filter-hotel"]) $(`#${id}`).addEventListener("input", showAlerts);
