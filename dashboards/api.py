@@ -7,6 +7,7 @@ import asyncio
 import msgspec
 from aiohttp import web
 
+from dashboards import triage_api
 from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
@@ -146,6 +147,7 @@ async def get_alerts(request: web.Request) -> web.Response:
             offset=offset,
             airport=airport,
         )
+        items = await triage_api.annotate(conn, items)
     return json_response({"total": total, "limit": limit, "offset": offset, "alerts": items})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from dashboards import triage_api
 from dashboards.hub import FeedClient, bus_passengers
 from dashboards.keys import HUB, POOL, PRINCIPAL
 from dashboards.responses import error
@@ -31,6 +32,7 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
         _, alerts = await reads.alerts(
             conn, status="open", types=[], filters={}, limit=SNAPSHOT_ALERTS, offset=0
         )
+        alerts = await triage_api.annotate(conn, alerts)
         by_airport = await airports.bags_by_airport(conn)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)

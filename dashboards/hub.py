@@ -197,6 +197,8 @@ class FeedHub:
                     self._alert_round = change.round
                     self.alert_counts = dict(change.open)
                     self._broadcast_operators(self._summary_message())
+            case feed.AlertTriage():
+                self._broadcast_operators(feed.encode(change))
             case feed.NoticeMessage():
                 payload = feed.encode(change)
                 for client in list(self.clients):

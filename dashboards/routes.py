@@ -37,10 +37,12 @@ def setup_routes(app: web.Application) -> None:
     from dashboards.notices_api import setup_notice_routes
     from dashboards.pages import setup_page_routes
     from dashboards.search_api import setup_search_routes
+    from dashboards.triage_api import setup_triage_routes
     from dashboards.ui_config import setup_ui_config_routes
 
     setup_hotel_routes(app)
     setup_search_routes(app)
+    setup_triage_routes(app)
     setup_ui_config_routes(app)
     setup_notice_routes(app)
     setup_page_routes(app)

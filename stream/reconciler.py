@@ -30,6 +30,7 @@ from tariq.adapters.live import LiveMirror
 from tariq.config import AlertThresholds
 from tariq.domain.alerts import Alert, Fix, alert_changes, carried_by, judge_bags
 from tariq.domain.notices import Notice, notice_as_dict
+from tariq.domain.triage import severity
 from tariq.domain.vehicles import VehiclesRound, judge_vehicles
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def alert_view(row: dict[str, Any]) -> dict[str, Any]:
         "hotel_id": row["hotel_id"],
         "vehicle_id": row["vehicle_id"],
         "airport": row.get("airport"),
+        "severity": severity(row["type"], row["raised_at"], row["raised_at"]),
     }
 
 

@@ -86,6 +86,24 @@ class Alert(Struct):
     # The arrival airport it concerns: the bag's flight destination, or the airport nearest
     # the vehicle (docs/contract-extensions.md); null when neither is known.
     airport: str | None = None
+    # Triage (docs/contract-extensions.md): urgency by type and age, and the operators' word.
+    severity: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    assignee: str | None = None
+    note: str | None = None
+
+
+class Triage(Struct):
+    """The operators' triage of one alert, as last changed (who and when)."""
+
+    alert_id: str
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    assignee: str | None
+    note: str | None
+    updated_at: datetime
+    updated_by: str | None
 
 
 class Notice(Struct):
@@ -224,6 +242,12 @@ class NoticeMessage(Message, tag="notice"):
     notice: Notice
 
 
+class AlertTriage(Message, tag="alert_triage"):
+    """An operator acknowledged, assigned or annotated an alert."""
+
+    triage: Triage
+
+
 class Summary(Figures, tag_field="kind", tag="summary"):
     """The summary again, whenever a figure in it changes."""
 
@@ -267,8 +291,19 @@ class Passengers(Message, tag="passengers"):
 
 
 # What the worker announces on the Redis channel, and the web processes read.
-Change = Scope | Bags | Vehicles | VehicleStatuses | Alerts | AlertCounts | NoticeMessage
-CHANGES: Final = (Scope, Bags, Vehicles, VehicleStatuses, Alerts, AlertCounts, NoticeMessage)
+Change = (
+    Scope | Bags | Vehicles | VehicleStatuses | Alerts | AlertCounts | NoticeMessage | AlertTriage
+)
+CHANGES: Final = (
+    Scope,
+    Bags,
+    Vehicles,
+    VehicleStatuses,
+    Alerts,
+    AlertCounts,
+    NoticeMessage,
+    AlertTriage,
+)
 # What the web processes send to websocket clients besides the changes they forward.
 TO_CLIENTS: Final = (Summary, LiveSnapshot, HotelSnapshot, BusSnapshot, VehicleUpdate, Passengers)
 

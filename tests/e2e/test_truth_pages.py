@@ -331,3 +331,69 @@ async def test_search_forgives_case_prefixes_and_spaces_and_lists_results(
     await page.press("#search-input", "Enter")
     await page.locator('#details section.group[data-group="G-TP0"]').wait_for()
     assert watched.errors == []
+
+
+# --------------------------------------------------------------------------- triage
+
+
+async def test_alert_triage_from_the_keyboard_on_the_feed_and_paging_beyond_300(
+    api: Api, service: RunningService, open_page: Callable[..., Awaitable[Watched]]
+) -> None:
+    # 301 scans of tags nobody coded: 301 unknown_tag alerts (low severity).
+    strays = [
+        {"event_id": f"tp-stray-{i}", "type": "bag.scanned", "occurred_at": at(10),
+         "tag": f"0065990{i:03d}", "checkpoint": "accepted", "location": "JED"}
+        for i in range(301)
+    ]  # fmt: skip
+    await post(api, strays)
+
+    async def all_raised() -> bool:
+        _, body = await api.get("/api/alerts?status=open&type=unknown_tag&limit=1")
+        return bool(body["total"] == 301)
+
+    await wait_until(all_raised, timeout=90, what="301 unknown_tag alerts")
+    _, listed = await api.get("/api/alerts?status=open&limit=1")
+    assert listed["alerts"][0]["severity"] == "low"
+
+    watched = await open_page(f"{service.base_url}/#token={api.token}")
+    other = await open_page(f"{service.base_url}/#token={api.token}")
+    page = watched.page
+    for p in (page, other.page):
+        await wait_for_live(p)
+    rows = page.locator("#alerts li[data-alert-id]")
+    await rows.first.wait_for(timeout=20_000)
+    assert await rows.count() == 300
+    await page.click("#alerts-more")
+    await page.locator("#alerts li[data-alert-id]").nth(300).wait_for(timeout=5_000)
+    assert await rows.count() == 301
+
+    # From the keyboard: focus the first alert, move down, open it with Enter.
+    await rows.first.focus()
+    await page.keyboard.press("ArrowDown")
+    second = await rows.nth(1).get_attribute("data-alert-id")
+    assert await page.evaluate("document.activeElement.dataset.alertId") == second
+    await page.keyboard.press("Enter")
+    box = page.locator(f'#details section.triage[data-alert="{second}"]')
+    await box.wait_for(timeout=10_000)
+    await box.locator("button.acknowledge").click()
+    # The other operator's page hears of it on the feed.
+    acked = other.page.locator(f'#alerts li.acknowledged[data-alert-id="{second}"]')
+    await acked.wait_for(timeout=15_000)
+    await page.fill("#triage-assignee", "Yusuf (yard 2)")
+    await page.fill("#triage-note", "Tag torn; checking the BSM")
+    await page.click("#details section.triage button.save")
+
+    async def saved() -> bool:
+        _, body = await api.get("/api/alerts?status=open&type=unknown_tag&limit=1000")
+        alert = next(a for a in body["alerts"] if a["alert_id"] == second)
+        return bool(alert["assignee"] == "Yusuf (yard 2)" and alert["note"])
+
+    await wait_until(saved, timeout=15, what="the assignment to be kept")
+    _, body = await api.get("/api/alerts?status=open&type=unknown_tag&limit=1000")
+    alert = next(a for a in body["alerts"] if a["alert_id"] == second)
+    assert alert["acknowledged_at"] and len(alert["acknowledged_by"]) == 16
+    status, _ = await api.post(f"/api/alerts/{second}/triage", b'{"acknowledged": "yes"}')
+    assert status == 400
+    status, _ = await api.post("/api/alerts/nope/triage", b'{"acknowledged": true}')
+    assert status == 404
+    assert watched.errors == [] and other.errors == []

@@ -40,3 +40,14 @@ CREATE TABLE trip_etas (
     eta         timestamptz,
     PRIMARY KEY (vehicle_id, hotel_id, departed_at)
 );
+
+-- Alert triage by operators: acknowledged (who, when), assigned to someone, a note.
+CREATE TABLE alert_triage (
+    alert_id        text PRIMARY KEY,
+    acknowledged_at timestamptz,
+    acknowledged_by text,
+    assignee        text,
+    note            text,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    updated_by      text
+);
