@@ -4,6 +4,7 @@ import { feature, mesh } from "topojson-client";
 import {
   $,
   apiGet,
+  apiPost,
   connectFeed,
   currentLang,
   el,
@@ -33,6 +34,8 @@ const state = {
   bagPlaces: new Map(), // tag -> latest location seen on the feed (for the airport filter)
   hotels: new Map(), // hotel_id -> [lat, lon]
   detail: null, // () => Node: re-render of the details panel (on a language change)
+  alertRows: ALERT_ROWS, // alerts listed; "show more" adds ALERT_ROWS
+  pendingAlert: null, // the alert the details being opened come from
 };
 const vehicles = new VehicleStore(32_768);
 // Figures the browser tests read (the burst measurement in particular).
@@ -148,6 +151,8 @@ function handle(raw) {
     vehicles.applyStatus(msg.vehicles || []);
   } else if (msg.kind === "alerts") {
     applyAlerts(msg.alerts || []);
+  } else if (msg.kind === "alert_triage" && msg.triage) {
+    applyTriage(msg.triage);
   }
   if (msg.kind === "snapshot" || msg.kind === "vehicles" || msg.kind === "vehicle_status") {
     showVehicleCounts();
@@ -237,6 +242,8 @@ function alertAirport(alert) {
   return AIRPORTS.includes(place) ? place : null;
 }
 
+const SEVERITY_RANK = { critical: 3, high: 2, medium: 1, low: 0 };
+
 function showAlerts() {
   const type = $("#filter-type").value;
   const airport = $("#filter-airport").value;
@@ -248,30 +255,95 @@ function showAlerts() {
         (!airport || alertAirport(a) === airport) &&
         (!hotel || (a.hotel_id || "").toUpperCase().includes(hotel)),
     )
-    .sort((a, b) => (b.raised_at || "").localeCompare(a.raised_at || ""));
-  const items = matching.slice(0, ALERT_ROWS).map((a) =>
+    // Most urgent first (the server's severity, by type and age), then newest.
+    .sort((a, b) => (SEVERITY_RANK[b.severity] ?? 1) - (SEVERITY_RANK[a.severity] ?? 1) || (b.raised_at || "").localeCompare(a.raised_at || ""));
+  const items = matching.slice(0, state.alertRows).map((a) =>
     el(
       "li",
-      { class: `alert alert-${a.type}`, "data-alert-id": a.alert_id, tabindex: 0, onclick: () => focusAlert(a) },
+      {
+        class: `alert alert-${a.type} severity-${a.severity ?? "medium"}${a.acknowledged_at ? " acknowledged" : ""}`,
+        "data-alert-id": a.alert_id,
+        "data-severity": a.severity ?? "",
+        tabindex: 0,
+        role: "button",
+        onclick: () => focusAlert(a),
+        onkeydown: (e) => alertKey(e, a),
+      },
       el("b", { text: label("alert", a.type) }),
+      a.severity ? el("span", { class: "severity", text: ` ${label("severity", a.severity)}` }) : null,
+      a.acknowledged_at ? el("span", { class: "ack", text: ` ✓ ${t("triage.acknowledged")}` }) : null,
+      a.assignee ? el("span", { class: "assignee" }, " → ", el("bdi", { text: a.assignee })) : null,
       el("bdi", { class: "ids", dir: "ltr", text: [a.tag, a.flight_id, a.hotel_id, a.vehicle_id, a.pilgrim_id].filter(Boolean).join(" · ") }),
       timeEl(a.raised_at),
     ),
   );
   if (!items.length) items.push(el("li", { class: "empty", text: t("alerts.none") }));
-  if (matching.length > ALERT_ROWS)
-    items.push(el("li", { class: "empty", text: t("alerts.more", { n: fmtNumber(matching.length - ALERT_ROWS) }) }));
+  if (matching.length > state.alertRows)
+    items.push(
+      el(
+        "li",
+        { class: "more" },
+        el("button", { type: "button", id: "alerts-more", text: t("alerts.show_more", { n: fmtNumber(Math.min(ALERT_ROWS, matching.length - state.alertRows)), rest: fmtNumber(matching.length - state.alertRows) }), onclick: () => { state.alertRows += ALERT_ROWS; showAlerts(); } }),
+      ),
+    );
   $("#alerts").replaceChildren(...items);
   const counts = state.summary?.alerts_open_by_type;
   const total = counts && Object.keys(counts).length ? Object.values(counts).reduce((x, y) => x + y, 0) : state.alerts.size;
   $("#alert-total").textContent = fmtNumber(total);
 }
 
+/** Keyboard: Enter or Space opens the alert; the arrows move through the list. */
+function alertKey(event, alert) {
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    focusAlert(alert);
+  } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    event.preventDefault();
+    const next = event.key === "ArrowDown" ? event.currentTarget.nextElementSibling : event.currentTarget.previousElementSibling;
+    if (next?.dataset.alertId) next.focus();
+  }
+}
+
+function applyTriage(triage) {
+  const alert = state.alerts.get(triage.alert_id);
+  if (alert) Object.assign(alert, { acknowledged_at: triage.acknowledged_at, acknowledged_by: triage.acknowledged_by, assignee: triage.assignee, note: triage.note });
+  showAlerts();
+  if (state.detail?.alert === triage.alert_id) $("#details-body").replaceChildren(state.detail.render());
+}
+
+/** The triage box of the alert the details were opened from: acknowledge, assign, note. */
+function triageBox(alertId) {
+  const alert = state.alerts.get(alertId);
+  if (!alert) return null;
+  const assignee = el("input", { id: "triage-assignee", type: "text", maxlength: 100, value: alert.assignee ?? "" });
+  const note = el("textarea", { id: "triage-note", rows: 2, maxlength: 1000 });
+  note.value = alert.note ?? "";
+  const send = async (body) => {
+    const { status, body: saved } = await apiPost(`/api/alerts/${encodeURIComponent(alertId)}/triage`, state.token, body);
+    if (status === 200) applyTriage(saved);
+    else $("#triage-error").textContent = t("search.error", { status });
+  };
+  return el(
+    "section",
+    { class: "triage", "data-alert": alertId },
+    el("h4", {}, `${label("alert", alert.type)} · ${label("severity", alert.severity ?? "medium")}`),
+    alert.acknowledged_at
+      ? el("p", { class: "ack" }, `✓ ${t("triage.acknowledged")} `, timeEl(alert.acknowledged_at), " · ", el("bdi", { text: alert.acknowledged_by ?? "" }))
+      : el("button", { type: "button", class: "acknowledge", text: t("triage.acknowledge"), onclick: () => send({ acknowledged: true }) }),
+    el("label", {}, el("span", { text: t("triage.assignee") }), " ", assignee),
+    el("label", { class: "note" }, el("span", { text: t("triage.note") }), note),
+    el("button", { type: "button", class: "save", text: t("triage.save"), onclick: () => send({ assignee: assignee.value || null, note: note.value || null }) }),
+    el("p", { id: "triage-error", class: "error", role: "alert" }),
+  );
+}
+
 function focusAlert(alert) {
+  state.pendingAlert = alert.alert_id;
   if (alert.vehicle_id && vehicles.get(alert.vehicle_id)) showVehicle(alert.vehicle_id);
   else if (alert.tag) showBag(alert.tag);
   else if (alert.flight_id) showFlight(alert.flight_id);
   else if (alert.pilgrim_id) showPilgrim(alert.pilgrim_id);
+  else showDetail(() => el("div"));
   if (!alert.vehicle_id && alert.hotel_id && state.hotels.has(alert.hotel_id))
     map.setView(state.hotels.get(alert.hotel_id), 16);
 }
@@ -279,8 +351,12 @@ function focusAlert(alert) {
 // ------------------------------------------------------------------ details and search
 
 function showDetail(render, key = {}) {
-  state.detail = { render, ...key };
-  $("#details-body").replaceChildren(render());
+  // Opened from an alert: its triage box comes first.
+  const alert = state.pendingAlert;
+  state.pendingAlert = null;
+  const whole = alert ? () => el("div", {}, triageBox(alert), render()) : render;
+  state.detail = { render: whole, alert, ...key };
+  $("#details-body").replaceChildren(whole());
   $("#details").hidden = false;
   if (key.vehicle === undefined) clearTrail();
 }
