@@ -209,7 +209,8 @@ function renderForeign() {
 }
 
 function bagAction(b) {
-  if (b.confirmed_at) return el("span", { class: "done" }, `${t("hotel.confirmed")} `, ltr(fmtTime(b.confirmed_at)));
+  // Short in the table (no sideways scroll on a tablet); the time on hover and for readers.
+  if (b.confirmed_at) return el("span", { class: "done", title: fmtTime(b.confirmed_at), "aria-label": `${t("hotel.confirmed")} ${fmtTime(b.confirmed_at)}`, text: `✓ ${t("hotel.confirmed")}` });
   if (b.action_error) return el("span", { class: "error", text: t("search.error", { status: b.action_error }) });
   return el("button", { type: "button", class: "confirm", text: t("hotel.confirm"), onclick: () => act(b, "confirm") });
 }
