@@ -8,13 +8,14 @@ from functools import partial
 import msgspec
 from aiohttp import web
 
+from dashboards import triage_api
 from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
 from dashboards.metrics import observe_intake
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
 from routing.geo import AIRPORTS
-from tariq.adapters.db import reads
+from tariq.adapters.db import airports, reads
 from tariq.domain.alerts import ALERT_TYPES
 from tariq.domain.tokens import may_post
 from tariq.services.intake import Intake, UnreadableBody
@@ -86,6 +87,7 @@ async def get_summary(request: web.Request) -> web.Response:
     summary = await request.app[LIVE].summary()
     async with request.app[POOL].acquire() as conn:
         reconciler = await reads.reconciler(conn)
+        summary.bags_by_airport = await airports.bags_by_airport(conn)
     return json_response({**msgspec.to_builtins(summary), "reconciler": reconciler})
 
 
@@ -141,10 +143,20 @@ async def get_alerts(request: web.Request) -> web.Response:
     if unknown:
         return error(400, f"unknown alert type {', '.join(unknown)}")
     filters = {k: request.query[k] for k in ALERT_FILTERS if request.query.get(k)}
+    airport = request.query.get("airport") or None
+    if airport is not None and airport not in AIRPORTS:
+        return error(400, f"airport must be one of {', '.join(AIRPORTS)}")
     async with request.app[POOL].acquire() as conn:
         total, items = await reads.alerts(
-            conn, status=status, types=types, filters=filters, limit=limit, offset=offset
+            conn,
+            status=status,
+            types=types,
+            filters=filters,
+            limit=limit,
+            offset=offset,
+            airport=airport,
         )
+        items = await triage_api.annotate(conn, items)
     return json_response({"total": total, "limit": limit, "offset": offset, "alerts": items})
 
 

@@ -46,7 +46,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     # times fewer requests for the broker at thousands of single-event POSTs a second.
     producer = EventProducer(settings, linger_ms=5, via="http")
     await producer.start()
-    hub = FeedHub(live, per_token=settings.ws_per_token)
+    hub = FeedHub(live, pool, per_token=settings.ws_per_token)
     await hub.start()
     app[POOL], app[LIVE], app[PRODUCER], app[HUB] = pool, live, producer, hub
     verifier = TokenVerifier(pool)

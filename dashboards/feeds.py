@@ -11,12 +11,13 @@ from functools import wraps
 import msgspec
 from aiohttp import web
 
+from dashboards import triage_api
 from dashboards.hub import FeedClient, bus_passengers
 from dashboards.keys import HUB, POOL, PRINCIPAL
 from dashboards.notices_api import for_hotel
 from dashboards.responses import error
 from dashboards.security import Handler, allow, same_origin
-from tariq.adapters.db import reads
+from tariq.adapters.db import airports, reads
 from tariq.adapters.db.outbox import fetch_notices
 from tariq.domain import feed
 from tariq.domain.tokens import may_read_bus
@@ -58,10 +59,15 @@ async def live_feed(request: web.Request) -> web.StreamResponse:
         _, alerts = await reads.alerts(
             conn, status="open", types=[], filters={}, limit=SNAPSHOT_ALERTS, offset=0
         )
+        alerts = await triage_api.annotate(conn, alerts)
+        by_airport = await airports.bags_by_airport(conn)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
+    summary = hub.summary()
+    # Counted now from PostgreSQL: right as the page opens, not only from what it sees next.
+    summary.bags_by_airport = by_airport
     snapshot = feed.LiveSnapshot(
-        summary=hub.summary(),
+        summary=summary,
         vehicles=msgspec.convert(vehicles, list[feed.Vehicle]),
         alerts=msgspec.convert(alerts, list[feed.Alert]),
     )
@@ -88,16 +94,23 @@ async def hotel_feed(request: web.Request) -> web.StreamResponse:
             limit=SNAPSHOT_ALERTS,
             offset=0,
         )
+    async with pool.acquire() as conn:
+        trucks = await reads.hotel_trucks(conn, hotel_id)
+        truck_ids = [t["vehicle_id"] for t in trucks]
+        alerts += await reads.open_vehicle_alerts(conn, truck_ids)
     _, notices = await fetch_notices(pool, hotel_id, SNAPSHOT_NOTICES)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     snapshot = feed.HotelSnapshot(
         hotel_id=hotel_id,
-        bags=msgspec.convert(listing["bags"], list[feed.HotelBag]),
+        bags=msgspec.convert(listing["bags"] + listing["not_ours"], list[feed.HotelBag]),
         notices=msgspec.convert(for_hotel(notices), list[feed.NoticeRecord]),
         alerts=msgspec.convert(alerts, list[feed.Alert]),
+        trucks=msgspec.convert(trucks, list[feed.Vehicle]),
     )
-    await request.app[HUB].serve(request, FeedClient(ws, hotel_id), feed.encode(snapshot))
+    # The hotel also follows these trucks (and those of its later en-route notices).
+    client = FeedClient(ws, hotel_id, trucks=set(truck_ids))
+    await request.app[HUB].serve(request, client, feed.encode(snapshot))
     return ws
 
 

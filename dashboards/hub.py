@@ -19,13 +19,15 @@ import asyncpg
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from tariq.adapters.db import reads
+from tariq.adapters.db import airports, reads
 from tariq.adapters.live import LiveMirror, aggregate_summary
 from tariq.domain import feed
 
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE = 2_000
+# Stages whose scan location is a hotel (docs/contract-extensions.md: "not ours").
+HELD_STAGES = frozenset({"delivered", "claimed"})
 
 
 @dataclass(eq=False)
@@ -39,6 +41,8 @@ class FeedClient:
     vehicle: feed.Vehicle | None = None  # as last sent, to merge positions and statuses into
     pilgrims: set[str] = field(default_factory=set)
     pool: asyncpg.Pool | None = None
+    # A hotel: the trucks carrying its bags, whose statuses and stall alerts it follows.
+    trucks: set[str] = field(default_factory=set)
 
     @property
     def operator(self) -> bool:
@@ -51,9 +55,19 @@ async def bus_passengers(pool: asyncpg.Pool, vehicle_id: str) -> list[feed.Passe
     return msgspec.convert(rows, list[feed.Passenger])
 
 
+# Bags per airport are counted in PostgreSQL at most this often (seconds) while bags change.
+AIRPORT_TOTALS_EVERY = 1.0
+
+
 class FeedHub:
-    def __init__(self, live: LiveMirror, per_token: int = 20) -> None:
+    def __init__(
+        self, live: LiveMirror, pool: asyncpg.Pool | None = None, per_token: int = 20
+    ) -> None:
         self.live = live
+        self.pool = pool
+        self.bags_by_airport: dict[str, dict[str, int]] = {}
+        self._airports_stale = asyncio.Event()
+        self._airports_task: asyncio.Task[None] | None = None
         self.clients: set[FeedClient] = set()
         # Open feed connections per token (its public id), capped at `per_token`.
         self.per_token = per_token
@@ -90,25 +104,56 @@ class FeedHub:
         for scope in await self.live.scopes():
             self._merge_scope(scope)
         self.alert_counts = await self.live.alert_counts()
+        if self.pool is not None:
+            self._airports_stale.set()
+            self._airports_task = asyncio.create_task(self._count_airports(), name="airports")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._airports_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for client in list(self.clients):
             await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
 
     def summary(self) -> feed.Figures:
-        return aggregate_summary(self.scopes.values(), self.alert_counts)
+        figures = aggregate_summary(self.scopes.values(), self.alert_counts)
+        figures.bags_by_airport = self.bags_by_airport
+        return figures
 
     def _summary_message(self) -> bytes:
         figures = self.summary()
         return feed.encode(
             feed.Summary(
-                figures.bags_by_stage, figures.events, figures.alerts_open_by_type, figures.clock
+                figures.bags_by_stage,
+                figures.events,
+                figures.alerts_open_by_type,
+                figures.clock,
+                figures.bags_by_airport,
             )
         )
+
+    async def _count_airports(self) -> None:
+        """Bags per stage per airport, from PostgreSQL, again after bags changed (at most
+        every AIRPORT_TOTALS_EVERY seconds); each new count goes out in a summary."""
+        assert self.pool is not None
+        while True:
+            await self._airports_stale.wait()
+            self._airports_stale.clear()
+            try:
+                async with self.pool.acquire() as conn:
+                    counted = await airports.bags_by_airport(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("counting bags by airport failed; trying again")
+                self._airports_stale.set()
+            else:
+                if counted != self.bags_by_airport:
+                    self.bags_by_airport = counted
+                    self._broadcast_operators(self._summary_message())
+            await asyncio.sleep(AIRPORT_TOTALS_EVERY)
 
     async def _listen(self) -> None:
         while True:
@@ -146,6 +191,7 @@ class FeedHub:
             case feed.Scope():
                 if self._merge_scope(change):
                     self._broadcast_operators(self._summary_message())
+                    self._airports_stale.set()
             case feed.Bags():
                 self._on_bags(change)
             case feed.Vehicles():
@@ -154,12 +200,20 @@ class FeedHub:
             case feed.VehicleStatuses():
                 self._broadcast_operators(feed.encode(change))
                 self._on_bus_vehicles({s.vehicle_id: s for s in change.vehicles})
+                for client in list(self.clients):
+                    theirs = [s for s in change.vehicles if s.vehicle_id in client.trucks]
+                    if client.hotel_id is not None and theirs:
+                        self._offer(client, feed.encode(feed.VehicleStatuses(theirs)))
             case feed.Alerts():
                 self._broadcast_operators(feed.encode(change))
                 for client in list(self.clients):
                     if client.hotel_id is None:
                         continue
-                    mine = [a for a in change.alerts if a.hotel_id == client.hotel_id]
+                    mine = [
+                        a
+                        for a in change.alerts
+                        if a.hotel_id == client.hotel_id or a.vehicle_id in client.trucks
+                    ]
                     if mine:
                         self._offer(client, feed.encode(feed.Alerts(mine)))
             case feed.AlertCounts():
@@ -167,10 +221,14 @@ class FeedHub:
                     self._alert_round = change.round
                     self.alert_counts = dict(change.open)
                     self._broadcast_operators(self._summary_message())
+            case feed.AlertTriage():
+                self._broadcast_operators(feed.encode(change))
             case feed.NoticeMessage():
                 payload = feed.encode(change)
                 for client in list(self.clients):
                     if client.hotel_id == change.notice.hotel_id:
+                        if change.notice.vehicle_id and change.notice.kind == "bags_en_route":
+                            client.trucks.add(change.notice.vehicle_id)
                         self._offer(client, payload)
 
     def _on_bags(self, change: feed.Bags) -> None:
@@ -185,6 +243,13 @@ class FeedHub:
         for bag in bags:
             if bag.hotel_id:
                 by_hotel.setdefault(bag.hotel_id, []).append(bag)
+            # Another hotel's bag delivered here: this hotel sees it as "not ours".
+            if bag.location and bag.location != bag.hotel_id and bag.stage in HELD_STAGES:
+                # (without the other hotel's pilgrim, group or flight)
+                foreign = msgspec.structs.replace(
+                    bag, pilgrim_id=None, group_id=None, flight_id=None
+                )
+                by_hotel.setdefault(bag.location, []).append(foreign)
         for client in list(self.clients):
             if client.hotel_id is not None and client.hotel_id in by_hotel:
                 self._offer(client, feed.encode(feed.Bags(by_hotel[client.hotel_id])))

@@ -170,6 +170,7 @@ def _error(description: str) -> Schema:
 
 
 ERRORS: Final = {
+    "409": _error("Conflicts with what the service knows"),
     "400": _error("Bad request (a bad parameter or body)"),
     "401": _error("Missing or invalid bearer token"),
     "403": _error("The token's role may not do this"),
@@ -376,6 +377,91 @@ PATHS: Final[dict[str, Schema]] = {
         [_path("tag", "10-digit bag tag number")],
         ("400", "401", "403", "404"),
     ),
+    "/api/search": _get(
+        "Forgiving search: case-insensitive prefixes of tags (spaces ignored), pilgrims, groups,"
+        " flights, hotels and vehicles",
+        _ok(_object({"q": STR, "results": {"type": "array", "items": {"type": "object"}}})),
+        [{**_query("q", "what to look for (1 to 100 characters)"), "required": True}],
+        ("400", "401", "403"),
+    ),
+    "/api/groups/{group_id}": _get(
+        "A group's pilgrims",
+        _ok(_object({"group_id": STR, "pilgrims": {"type": "array", "items": {"type": "object"}}})),
+        [_path("group_id", "group id")],
+        ("401", "403", "404"),
+    ),
+    "/api/alerts/{alert_id}/triage": {
+        "post": {
+            "summary": "Acknowledge, assign or annotate an alert (kept, and sent on the feed)",
+            "parameters": [_path("alert_id", "alert id")],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "acknowledged": {"type": "boolean"},
+                                "assignee": {"type": ["string", "null"]},
+                                "note": {"type": ["string", "null"]},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _ok({"type": "object"}),
+                **{code: ERRORS[code] for code in ("400", "401", "403", "404")},
+            },
+        }
+    },
+    "/api/hotels/{hotel_id}/bags/{tag}/confirm": {
+        "post": {
+            "summary": "The hotel confirms it received its own bag",
+            "parameters": [_path("hotel_id", "hotel id"), _path("tag", "10-digit tag")],
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "properties": {"note": {"type": "string"}}}
+                    }
+                },
+            },
+            "responses": {
+                "200": _ok(_object({"hotel_id": STR, "tag": STR, "confirmed_at": STR})),
+                **{code: ERRORS[code] for code in ("400", "401", "403", "404")},
+            },
+        }
+    },
+    "/api/hotels/{hotel_id}/bags/{tag}/report-wrong": {
+        "post": {
+            "summary": "The hotel reports a bag that is not its own",
+            "parameters": [_path("hotel_id", "hotel id"), _path("tag", "10-digit tag")],
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "properties": {"note": {"type": "string"}}}
+                    }
+                },
+            },
+            "responses": {
+                "202": _ok(
+                    _object(
+                        {
+                            "hotel_id": STR,
+                            "tag": STR,
+                            "reported_wrong_at": STR,
+                            "known": {"type": "boolean"},
+                            "belongs_to": {"type": ["string", "null"]},
+                        }
+                    ),
+                    "Reported",
+                ),
+                **{code: ERRORS[code] for code in ("400", "401", "403", "409")},
+            },
+        }
+    },
     "/api/alerts": _get(
         "Alerts, newest first",
         _ok(_paged("alerts", ALERT)),

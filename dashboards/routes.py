@@ -41,10 +41,18 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/ws/bus/{vehicle_id}", feeds.bus_feed)
     app.router.add_static("/static/", STATIC)
 
+    from dashboards.hotel_api import setup_hotel_routes
     from dashboards.notices_api import setup_notice_routes
     from dashboards.pages import setup_page_routes
     from dashboards.pilgrim_pages import setup_pilgrim_routes
+    from dashboards.search_api import setup_search_routes
+    from dashboards.triage_api import setup_triage_routes
+    from dashboards.ui_config import setup_ui_config_routes
 
+    setup_hotel_routes(app)
+    setup_search_routes(app)
+    setup_triage_routes(app)
+    setup_ui_config_routes(app)
     setup_notice_routes(app)
     setup_page_routes(app)
     setup_pilgrim_routes(app)

@@ -24,13 +24,14 @@ import asyncpg
 
 from routing.eta import Destination, EtaPlanner, PlannedStop
 from stream import metrics as stream_metrics
+from tariq.adapters.db import airports, states, trips
 from tariq.adapters.db import reconciler as db
-from tariq.adapters.db import states
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
 from tariq.config import AlertThresholds
 from tariq.domain.alerts import Alert, Fix, alert_changes, carried_by, judge_bags
 from tariq.domain.notices import Notice, notice_as_dict
+from tariq.domain.triage import severity
 from tariq.domain.vehicles import VehiclesRound, judge_vehicles
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ def alert_view(row: dict[str, Any]) -> dict[str, Any]:
         "flight_id": row["flight_id"],
         "hotel_id": row["hotel_id"],
         "vehicle_id": row["vehicle_id"],
+        "airport": row.get("airport"),
+        "severity": severity(row["type"], row["raised_at"], row["raised_at"]),
     }
 
 
@@ -141,6 +144,12 @@ class Reconciler:
                     await db.save_clock(conn, clock)
                 return RoundResult(len(marks), 0, 0, 0, 0)
             judged = await self._judge(conn, wanted, clock)
+            # Each alert on the feed names its airport, so the operators' filter works live.
+            found = await airports.alert_airports(
+                conn, [r["alert_id"] for r in judged.raised + judged.resolved]
+            )
+            for row in judged.raised + judged.resolved:
+                row["airport"] = found.get(row["alert_id"])
             await db.save_round(conn, clock, round_no)
             counts = await db.open_alert_counts(conn)
         await self._publish(judged, counts, round_no)
@@ -177,6 +186,7 @@ class Reconciler:
         desired.update((alert.key, alert) for alert in vehicles.alerts)
         await db.save_vehicle_judgements(conn, vehicles.judgements)
         notices = await enqueue_notices(conn, vehicles.notices) if vehicles.notices else []
+        await trips.save_told(conn, vehicles.told)
         raised, resolved = await self._write(conn, tags, vehicle_ids, desired, clock)
         return Judged(tags, vehicle_ids, raised, resolved, vehicles.views, notices)
 
@@ -215,6 +225,7 @@ class Reconciler:
         positions = await states.load(conn, states.VEHICLES, ids)
         hotel_ids = sorted({h for c in loads.values() for h in c.hotels})
         hotels = await states.load(conn, states.HOTELS, hotel_ids)
+        told = await trips.told_etas(conn, [v for v, c in loads.items() if c.tags_by_hotel])
         return judge_vehicles(
             ids,
             loads,
@@ -226,6 +237,7 @@ class Reconciler:
             self.thresholds,
             self._plan,
             REPLAN_EVERY,
+            told,
         )
 
     async def _write(

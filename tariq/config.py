@@ -11,10 +11,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tariq.domain.addresses import IPNetwork, parse_allow
 
 ENV_PREFIX: Final = "TARIQ_"
+DEFAULT_TIMEZONE: Final = "Asia/Riyadh"
 
 
 def _default_data_dir() -> Path:
@@ -87,6 +89,8 @@ class Settings:
     # Where a worker serves its own GET /metrics (0: not served; the web server's /metrics
     # shows every worker's metrics anyway, through Redis).
     worker_metrics_port: int = 0
+    # The time zone the pages show times in (an IANA name), with the offset shown.
+    timezone: str = DEFAULT_TIMEZONE
 
     @property
     def events_topic(self) -> str:
@@ -134,6 +138,16 @@ def webhook_allow() -> tuple[IPNetwork, ...]:
         raise SystemExit(f"{ENV_PREFIX}WEBHOOK_ALLOW: {exc}") from None
 
 
+def _env_timezone() -> str:
+    """TARIQ_TIMEZONE, checked against the IANA time zone database."""
+    name = _env("TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"{ENV_PREFIX}TIMEZONE must be an IANA time zone, not {name!r}") from None
+    return name
+
+
 def load_settings() -> Settings:
     data_dir = _env("DATA_DIR")
     defaults = AlertThresholds()
@@ -155,6 +169,7 @@ def load_settings() -> Settings:
         ws_per_token=max(1, _env_int("WS_PER_TOKEN", 20)),
         webhook_allow=webhook_allow(),
         worker_metrics_port=_env_int("WORKER_METRICS_PORT", 0),
+        timezone=_env_timezone(),
         thresholds=AlertThresholds(
             missing_after_arrival_s=_env_float(
                 "MISSING_AFTER_ARRIVAL_S", defaults.missing_after_arrival_s

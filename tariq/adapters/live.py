@@ -146,6 +146,11 @@ class LiveMirror:
             pipe.publish(self.channel, feed.encode(message))
         await pipe.execute()
 
+    async def publish_triage(self, triage: dict[str, Any]) -> None:
+        """An alert's triage changed (`Triage`'s fields): to every web process's operators."""
+        message = feed.AlertTriage(msgspec.convert(triage, feed.Triage))
+        await self.client.publish(self.channel, feed.encode(message))
+
     async def alert_counts(self) -> dict[str, int]:
         raw = await self.client.get(self._alerts_key)
         return dict(orjson.loads(raw)["open"]) if raw else {}

@@ -83,6 +83,27 @@ class Alert(Struct):
     flight_id: str | None
     hotel_id: str | None
     vehicle_id: str | None
+    # The arrival airport it concerns: the bag's flight destination, or the airport nearest
+    # the vehicle (docs/contract-extensions.md); null when neither is known.
+    airport: str | None = None
+    # Triage (docs/contract-extensions.md): urgency by type and age, and the operators' word.
+    severity: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    assignee: str | None = None
+    note: str | None = None
+
+
+class Triage(Struct):
+    """The operators' triage of one alert, as last changed (who and when)."""
+
+    alert_id: str
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    assignee: str | None
+    note: str | None
+    updated_at: datetime
+    updated_by: str | None
 
 
 class Notice(Struct):
@@ -90,11 +111,12 @@ class Notice(Struct):
 
     notice_id: str
     hotel_id: str
-    kind: str  # bags_en_route | bags_delivered
+    kind: str  # bags_en_route | bags_delivered | eta_changed
     vehicle_id: str | None
     tags: list[str]
     eta: datetime | None
     occurred_at: datetime
+    previous_eta: datetime | UnsetType | None = UNSET  # eta_changed only: the ETA it replaces
 
 
 class NoticeRecord(Struct):
@@ -112,6 +134,7 @@ class NoticeRecord(Struct):
     created_at: datetime
     delivered_at: datetime | None
     last_error: str | None
+    previous_eta: datetime | UnsetType | None = UNSET
 
 
 class HotelBag(Struct):
@@ -126,6 +149,16 @@ class HotelBag(Struct):
     vehicle_id: str | None
     updated_at: datetime | None
     eta: str | UnsetType = UNSET
+    # Hotel truth (docs/contract-extensions.md): the hotel the bag is coded for; whether it
+    # was delivered (or claimed) at that hotel; the hotel another hotel's bag was sorted or
+    # delivered to (`not_ours`: it sits at this hotel but belongs to `hotel_id`); and the
+    # hotel's own confirmation of receipt or report of a wrong bag.
+    hotel_id: str | None = None
+    delivered: bool = False
+    held_at: str | None = None
+    not_ours: bool = False
+    confirmed_at: datetime | None = None
+    reported_wrong_at: datetime | None = None
 
 
 class PassengerBag(Struct):
@@ -155,6 +188,8 @@ class Figures(Struct):
     events: Events
     alerts_open_by_type: dict[str, int]
     clock: str | None
+    # Bags per stage by arrival airport (their flight's destination), from PostgreSQL.
+    bags_by_airport: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ messages
@@ -207,6 +242,12 @@ class NoticeMessage(Message, tag="notice"):
     notice: Notice
 
 
+class AlertTriage(Message, tag="alert_triage"):
+    """An operator acknowledged, assigned or annotated an alert."""
+
+    triage: Triage
+
+
 class Summary(Figures, tag_field="kind", tag="summary"):
     """The summary again, whenever a figure in it changes."""
 
@@ -226,6 +267,8 @@ class HotelSnapshot(Message, tag="snapshot"):
     bags: list[HotelBag]
     notices: list[NoticeRecord]
     alerts: list[Alert]
+    # The trucks carrying this hotel's bags now: status (stalled?), next stop, ETA.
+    trucks: list[Vehicle] = msgspec.field(default_factory=list)
 
 
 class BusSnapshot(Message, tag="snapshot"):
@@ -248,8 +291,19 @@ class Passengers(Message, tag="passengers"):
 
 
 # What the worker announces on the Redis channel, and the web processes read.
-Change = Scope | Bags | Vehicles | VehicleStatuses | Alerts | AlertCounts | NoticeMessage
-CHANGES: Final = (Scope, Bags, Vehicles, VehicleStatuses, Alerts, AlertCounts, NoticeMessage)
+Change = (
+    Scope | Bags | Vehicles | VehicleStatuses | Alerts | AlertCounts | NoticeMessage | AlertTriage
+)
+CHANGES: Final = (
+    Scope,
+    Bags,
+    Vehicles,
+    VehicleStatuses,
+    Alerts,
+    AlertCounts,
+    NoticeMessage,
+    AlertTriage,
+)
 # What the web processes send to websocket clients besides the changes they forward.
 TO_CLIENTS: Final = (Summary, LiveSnapshot, HotelSnapshot, BusSnapshot, VehicleUpdate, Passengers)
 

@@ -10,13 +10,13 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 import orjson
 
-NoticeKind = Literal["bags_en_route", "bags_delivered"]
-NOTICE_KINDS: Final[tuple[NoticeKind, ...]] = ("bags_en_route", "bags_delivered")
+NoticeKind = Literal["bags_en_route", "bags_delivered", "eta_changed"]
+NOTICE_KINDS: Final[tuple[NoticeKind, ...]] = ("bags_en_route", "bags_delivered", "eta_changed")
 SIGNATURE_HEADER: Final = "X-Tariq-Signature"
 NOTICE_ID_HEADER: Final = "X-Tariq-Notice-Id"
 _SIGNATURE_PREFIX: Final = "sha256="
@@ -27,7 +27,9 @@ _BODY_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 @dataclass(frozen=True, slots=True)
 class Notice:
     """One notice to one hotel. `occurred_at` is the event time of what caused it (the truck
-    leaving the airport, or the delivery scan); `eta` only for `bags_en_route`."""
+    leaving the airport, the fix its new ETA was planned from, or the delivery scan); `eta`
+    for `bags_en_route` and `eta_changed`; `previous_eta` (the ETA the hotel was told
+    before) only for `eta_changed`."""
 
     notice_id: str
     hotel_id: str
@@ -36,11 +38,12 @@ class Notice:
     tags: tuple[str, ...]
     eta: datetime | None
     occurred_at: datetime
+    previous_eta: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in NOTICE_KINDS:
             raise ValueError(f"kind must be one of {', '.join(NOTICE_KINDS)}, not {self.kind!r}")
-        for name in ("eta", "occurred_at"):
+        for name in ("eta", "occurred_at", "previous_eta"):
             moment = getattr(self, name)
             if moment is not None and moment.utcoffset() is None:
                 raise ValueError(f"{name} must carry a UTC offset")
@@ -72,10 +75,12 @@ def bags_en_route(
     eta: datetime | None,
     occurred_at: datetime,
 ) -> Notice:
-    """The truck `vehicle_id` left the arrival airport on trip `trip_id` with these bags."""
+    """The truck `vehicle_id` left the arrival airport on trip `trip_id` (its departure) with
+    these bags. One notice per trip and hotel: its id leaves the tags out, so a bag whose
+    loading is processed late never makes a second, partial notice of the same departure."""
     sorted_tags = tuple(sorted(set(tags)))
     return Notice(
-        notice_id("bags_en_route", hotel_id, vehicle_id, [trip_id], sorted_tags),
+        notice_id("bags_en_route", hotel_id, vehicle_id, [trip_id], ()),
         hotel_id,
         "bags_en_route",
         vehicle_id,
@@ -106,8 +111,37 @@ def bags_delivered(
     )
 
 
+def eta_changed(
+    *,
+    hotel_id: str,
+    vehicle_id: str,
+    trip_id: str,
+    tags: Iterable[str],
+    eta: datetime,
+    previous_eta: datetime,
+    occurred_at: datetime,
+) -> Notice:
+    """The truck's ETA at the hotel on trip `trip_id` moved from `previous_eta` to `eta`
+    (by ETA_CHANGE or more). One notice per new ETA of the trip."""
+    sorted_tags = tuple(sorted(set(tags)))
+    return Notice(
+        notice_id("eta_changed", hotel_id, vehicle_id, [trip_id, eta.isoformat()], ()),
+        hotel_id,
+        "eta_changed",
+        vehicle_id,
+        sorted_tags,
+        eta,
+        occurred_at,
+        previous_eta,
+    )
+
+
+# A trip's ETA for a hotel must move by this much for an `eta_changed` notice.
+ETA_CHANGE: Final = timedelta(minutes=10)
+
+
 def notice_as_dict(notice: Notice) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "notice_id": notice.notice_id,
         "hotel_id": notice.hotel_id,
         "kind": notice.kind,
@@ -116,6 +150,9 @@ def notice_as_dict(notice: Notice) -> dict[str, Any]:
         "eta": notice.eta,
         "occurred_at": notice.occurred_at,
     }
+    if notice.kind == "eta_changed":
+        body["previous_eta"] = notice.previous_eta
+    return body
 
 
 def encode_body(notice: Notice) -> bytes:

@@ -6,7 +6,12 @@ and an ETA planner, and saves what comes back. Per vehicle:
 - on a trip (not idle) with a known position, the plan (stop order and ETAs, from where
   the vehicle is) is made again when a new trip began, when there is none, or when the
   last one is `replan_every` old in the vehicle's time; otherwise the saved one is kept;
-- a new trip's plan makes a `bags_en_route` notice per hotel it carries bags for;
+- a trip is known by its departure: the first fix, after the latest loading, more than
+  1 km from both airports. Once the clock has reached the departure (so that, with the
+  low-watermark clock, every loading before it has been processed), each hotel the truck
+  carries bags for gets one `bags_en_route` notice with all of them; later, when a new plan
+  moves the trip's ETA for a hotel by ETA_CHANGE or more from what it was told, an
+  `eta_changed` notice (what each hotel was told is kept: `TripEta`);
 - the next stop is the plan's first stop that still has a load on board;
 - the vehicle's view (status, next stop, ETA) is published only when it changed.
 """
@@ -14,17 +19,18 @@ and an ETA planner, and saves what comes back. Per vehicle:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from routing.eta import Destination, PlannedStop
+from routing.geo import AIRPORTS, haversine_m
 from tariq.config import AlertThresholds
-from tariq.domain.alerts import Alert, Carried, Fix, judge_vehicle
+from tariq.domain.alerts import LEFT_AIRPORT_M, Alert, Carried, Fix, judge_vehicle
 from tariq.domain.entities import HotelState, VehicleState
-from tariq.domain.notices import Notice, bags_en_route
+from tariq.domain.notices import ETA_CHANGE, Notice, bags_en_route, eta_changed
 
 # (lat, lon, at, destinations) -> the stops in order with their ETAs (routing.eta.EtaPlanner).
 Planner = Callable[[float, float, datetime, Sequence[Destination]], Sequence[PlannedStop]]
@@ -45,11 +51,22 @@ class VehicleJudgement:
 
 
 @dataclass(frozen=True, slots=True)
+class TripEta:
+    """What a hotel was last told about a truck's trip (the trip known by its departure)."""
+
+    vehicle_id: str
+    hotel_id: str
+    departed_at: datetime
+    eta: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class VehicleOutcome:
     judgement: VehicleJudgement
     alerts: tuple[Alert, ...]
     notices: tuple[Notice, ...]
     view: dict[str, Any] | None  # None when status, next stop and ETA are unchanged
+    told: tuple[TripEta, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +75,7 @@ class VehiclesRound:
     alerts: list[Alert]
     notices: list[Notice]
     views: list[dict[str, Any]]
+    told: list[TripEta] = field(default_factory=list)  # what the notices told each hotel
 
 
 def needs_plan(
@@ -86,23 +104,78 @@ def destinations(hotel_ids: frozenset[str], hotels: Mapping[str, HotelState]) ->
     return found
 
 
+def departure(since: datetime | None, fixes: Sequence[Fix]) -> datetime | None:
+    """When the vehicle left the airport with its load: its first fix at or after the
+    latest loading that is more than 1 km from both airports (None: not left yet)."""
+    if since is None:
+        return None
+    for fix in sorted(fixes, key=lambda f: (f.at, f.event_id)):
+        if fix.at >= since and all(
+            haversine_m(fix.lat, fix.lon, *airport) > LEFT_AIRPORT_M
+            for airport in AIRPORTS.values()
+        ):
+            return fix.at
+    return None
+
+
+def plan_etas(plan: str | None) -> dict[str, datetime]:
+    return {s["hotel_id"]: datetime.fromisoformat(s["eta"]) for s in orjson.loads(plan or "[]")}
+
+
 def trip_notices(
-    vehicle_id: str, load: Carried, stops: Sequence[PlannedStop], at: datetime
-) -> list[Notice]:
-    """The `bags_en_route` notices of a new trip: one per hotel it carries bags for."""
-    trip_id = f"{vehicle_id}@{load.since.isoformat() if load.since else ''}"
-    etas = {s.hotel_id: s.eta for s in stops}
-    return [
-        bags_en_route(
-            hotel_id=hotel,
-            vehicle_id=vehicle_id,
-            trip_id=trip_id,
-            tags=tags,
-            eta=etas.get(hotel),
-            occurred_at=at,
-        )
-        for hotel, tags in sorted(load.tags_by_hotel.items())
-    ]
+    vehicle_id: str,
+    load: Carried,
+    departed: datetime | None,
+    plan: str | None,
+    replanned_at: datetime | None,
+    clock: datetime | None,
+    told: Mapping[tuple[str, str], TripEta],
+) -> tuple[list[Notice], list[TripEta]]:
+    """The trip's notices this round, and what they tell each hotel: `bags_en_route` once
+    per departure and hotel (all its bags on board), once the clock has reached the
+    departure; `eta_changed` when a new plan (made at `replanned_at`) moves the hotel's ETA
+    by ETA_CHANGE or more from what it was told."""
+    if departed is None or clock is None or clock < departed or not load.tags_by_hotel:
+        return [], []
+    trip_id = f"{vehicle_id}@{departed.isoformat()}"
+    etas = plan_etas(plan)
+    notices: list[Notice] = []
+    now_told: list[TripEta] = []
+    for hotel, tags in sorted(load.tags_by_hotel.items()):
+        before = told.get((vehicle_id, hotel))
+        eta = etas.get(hotel)
+        if before is None or before.departed_at != departed:
+            notices.append(
+                bags_en_route(
+                    hotel_id=hotel,
+                    vehicle_id=vehicle_id,
+                    trip_id=trip_id,
+                    tags=tags,
+                    eta=eta,
+                    occurred_at=departed,
+                )
+            )
+        elif (
+            replanned_at is not None
+            and eta is not None
+            and before.eta is not None
+            and abs(eta - before.eta) >= ETA_CHANGE
+        ):
+            notices.append(
+                eta_changed(
+                    hotel_id=hotel,
+                    vehicle_id=vehicle_id,
+                    trip_id=trip_id,
+                    tags=tags,
+                    eta=eta,
+                    previous_eta=before.eta,
+                    occurred_at=replanned_at,
+                )
+            )
+        else:
+            continue
+        now_told.append(TripEta(vehicle_id, hotel, departed, eta))
+    return notices, now_told
 
 
 def next_stop(plan: str | None, hotels: frozenset[str]) -> tuple[str | None, datetime | None]:
@@ -136,15 +209,16 @@ def judge_one(
     thresholds: AlertThresholds,
     planner: Planner,
     replan_every: timedelta,
+    told: Mapping[tuple[str, str], TripEta] | None = None,
 ) -> VehicleOutcome:
     status, judgement = judge_vehicle(vehicle_id, fixes, load.since, clock, thresholds)
     plan: str | None = None
     planned_at: datetime | None = None
-    notices: list[Notice] = []
+    replanned_at: datetime | None = None
     if status != "idle" and position is not None and position.at is not None:
         if needs_plan(before, load.since, position.at, replan_every):
             # From where the vehicle is now: the ETA follows its progress.
-            planned_at = position.at
+            planned_at = replanned_at = position.at
             stops = planner(
                 position.lat or 0.0,
                 position.lon or 0.0,
@@ -152,15 +226,22 @@ def judge_one(
                 destinations(load.hotels, hotels),
             )
             plan = plan_text(stops)
-            if before.trip_since != load.since and load.tags_by_hotel:
-                notices = trip_notices(vehicle_id, load, stops, position.at)
         else:
             plan, planned_at = before.plan, before.planned_at
+    notices: list[Notice] = []
+    now_told: list[TripEta] = []
+    if status != "idle":
+        departed = departure(load.since, fixes)
+        notices, now_told = trip_notices(
+            vehicle_id, load, departed, plan, replanned_at, clock, told or {}
+        )
     stop, eta = next_stop(plan, load.hotels)
     after = VehicleJudgement(
         vehicle_id, status, judgement.next_due, load.since, plan, planned_at, stop, eta
     )
-    return VehicleOutcome(after, judgement.open, tuple(notices), changed_view(before, after))
+    return VehicleOutcome(
+        after, judgement.open, tuple(notices), changed_view(before, after), tuple(now_told)
+    )
 
 
 def judge_vehicles(
@@ -174,8 +255,10 @@ def judge_vehicles(
     thresholds: AlertThresholds,
     planner: Planner,
     replan_every: timedelta,
+    told: Mapping[tuple[str, str], TripEta] | None = None,
 ) -> VehiclesRound:
-    """Judge each vehicle, in the given order; a vehicle never judged before was idle."""
+    """Judge each vehicle, in the given order; a vehicle never judged before was idle.
+    `told`: (vehicle_id, hotel_id) -> what the hotel was last told about its trip."""
     result = VehiclesRound([], [], [], [])
     for v in vehicle_ids:
         outcome = judge_one(
@@ -189,8 +272,10 @@ def judge_vehicles(
             thresholds,
             planner,
             replan_every,
+            told,
         )
         result.judgements.append(outcome.judgement)
+        result.told.extend(outcome.told)
         result.alerts.extend(outcome.alerts)
         result.notices.extend(outcome.notices)
         if outcome.view is not None:

@@ -194,10 +194,10 @@ async def test_operator_page_shows_a_posted_bag_and_resyncs_after_a_drop(
     await page.wait_for_selector(f'#recent [data-tag="{tag}"]', timeout=15_000)
     shown_ms = (time.perf_counter() - posted) * 1000
     print(f"\nbag event posted → shown on the operator page: {shown_ms:.0f} ms")
-    # The flow counters count the accepted scan at JED.
-    await wait_for_js(
-        page, "document.querySelector('#flow [data-airport=\"JED\"] td').textContent !== '0'"
-    )
+    # The flow counters (the server's, by the flight's destination) count the accepted bag.
+    await page.locator(
+        '#flow tr[data-stage="accepted"] td[data-airport="JED"]:not(:text-is("0"))'
+    ).wait_for(timeout=15_000)
 
     # Search by tag: the bag's timeline, with the pilgrim and flight one click away.
     await page.fill("#search-input", tag)

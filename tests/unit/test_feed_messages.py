@@ -81,7 +81,16 @@ def test_every_kind_has_one_shape_per_audience() -> None:
     channel = [cls.__struct_config__.tag for cls in feed.CHANGES]
     assert len(set(channel)) == len(channel)
     assert sorted(channel) == sorted(
-        ["scope", "bags", "vehicles", "vehicle_status", "alerts", "alert_counts", "notice"]
+        [
+            "scope",
+            "bags",
+            "vehicles",
+            "vehicle_status",
+            "alerts",
+            "alert_counts",
+            "notice",
+            "alert_triage",
+        ]
     )
     to_clients = {cls.__struct_config__.tag for cls in feed.TO_CLIENTS}
     assert to_clients == {"summary", "snapshot", "vehicle", "passengers"}

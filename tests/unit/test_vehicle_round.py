@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from routing.eta import Destination, PlannedStop
-from routing.geo import offset
+from routing.geo import AIRPORTS, offset
 from tariq.config import AlertThresholds
 from tariq.domain.alerts import Alert, Carried, Fix, alert_changes
 from tariq.domain.entities import HotelState, VehicleState
 from tariq.domain.vehicles import (
+    TripEta,
     VehicleJudgement,
     VehiclesRound,
     changed_view,
@@ -76,6 +77,7 @@ def judge(
     before: VehicleJudgement | None,
     clock: datetime,
     planner: FakePlanner,
+    told: Sequence[TripEta] = (),
 ) -> VehiclesRound:
     return judge_vehicles(
         ["V1"],
@@ -88,6 +90,7 @@ def judge(
         TH,
         planner,
         REPLAN,
+        {(t.vehicle_id, t.hotel_id): t for t in told},
     )
 
 
@@ -117,7 +120,12 @@ def test_a_new_trip_is_planned_and_tells_each_hotel_its_bags_are_en_route() -> N
     assert by_hotel["H1"].tags == ("T1", "T2")
     assert by_hotel["H2"].tags == ("T3",)
     assert by_hotel["H2"].eta == planned_at + timedelta(minutes=40)
-    assert all(n.occurred_at == planned_at for n in result.notices)
+    # The notice's time is the departure: the first fix beyond the airports after loading.
+    assert all(n.occurred_at == T0 for n in result.notices)
+    assert sorted((t.hotel_id, t.departed_at, t.eta) for t in result.told) == [
+        ("H1", T0, planned_at + timedelta(minutes=20)),
+        ("H2", T0, planned_at + timedelta(minutes=40)),
+    ]
     assert result.views == [
         {
             "vehicle_id": "V1",
@@ -135,7 +143,7 @@ def test_the_plan_is_kept_until_it_is_five_minutes_old_then_made_again() -> None
 
     # Four minutes on: the saved plan stands, nothing changes, no second notice.
     fixes = moving_fixes(T0, 14)
-    kept = judge(truck_load(), fixes, before, fixes[-1].at, planner)
+    kept = judge(truck_load(), fixes, before, fixes[-1].at, planner, first.told)
     assert len(planner.calls) == 1
     assert kept.judgements[0] == replace(before, stall_due_at=fixes[-1].at + timedelta(minutes=20))
     assert kept.notices == []
@@ -143,12 +151,12 @@ def test_the_plan_is_kept_until_it_is_five_minutes_old_then_made_again() -> None
 
     # Five minutes after the plan: made again from where the vehicle is, still no notice.
     fixes = moving_fixes(T0, 15)
-    again = judge(truck_load(), fixes, before, fixes[-1].at, planner)
+    again = judge(truck_load(), fixes, before, fixes[-1].at, planner, first.told)
     assert len(planner.calls) == 2
     assert planner.calls[-1][:3] == (fixes[-1].lat, fixes[-1].lon, fixes[-1].at)
     assert again.judgements[0].planned_at == fixes[-1].at
     assert again.judgements[0].eta == fixes[-1].at + timedelta(minutes=20)
-    assert again.notices == []
+    assert again.notices == []  # the ETA moved by 5 minutes: less than ETA_CHANGE
     assert [v["eta"] for v in again.views] == [fixes[-1].at + timedelta(minutes=20)]
 
 
@@ -169,7 +177,11 @@ def test_a_plan_without_a_saved_text_is_made_again() -> None:
     planner = FakePlanner()
     fixes = moving_fixes(T0, 10)
     before = VehicleJudgement("V1", "on_trip", None, T0, None, fixes[-1].at)
-    result = judge(truck_load(), fixes, before, fixes[-1].at, planner)
+    told = [
+        TripEta("V1", h, T0, fixes[-1].at + timedelta(minutes=m))
+        for h, m in (("H1", 20), ("H2", 40))
+    ]
+    result = judge(truck_load(), fixes, before, fixes[-1].at, planner, told)
     assert len(planner.calls) == 1
     assert result.notices == []  # same trip: the hotels were told already
 
@@ -185,7 +197,7 @@ def test_a_vehicle_still_for_twenty_minutes_on_a_trip_stalls() -> None:
     assert on_trip.alerts == []
 
     clock = T0 + timedelta(minutes=26)
-    stalled = judge(truck_load(), fixes, on_trip.judgements[0], clock, planner)
+    stalled = judge(truck_load(), fixes, on_trip.judgements[0], clock, planner, on_trip.told)
     assert stalled.judgements[0].status == "stalled"
     assert stalled.judgements[0].stall_due_at is None
     assert stalled.alerts == [Alert("vehicle_stalled", "V1", vehicle_id="V1")]
@@ -267,3 +279,83 @@ def test_alert_changes_resolve_only_judged_subjects() -> None:
     to_resolve, to_raise = alert_changes(open_now, desired, {"T1"}, {"V1"})
     assert to_resolve == ["a2"]  # V2 was not judged: its alert stays open
     assert to_raise == [overdue]
+
+
+def departing_fixes(departs: datetime, minutes: int) -> list[Fix]:
+    """Ten minutes waiting at JED's reference point, then on the road from `departs`."""
+    waiting = [
+        Fix(departs - timedelta(minutes=10 - m), f"wait-{m}", *AIRPORTS["JED"]) for m in range(10)
+    ]
+    return waiting + [
+        Fix(departs + timedelta(minutes=m), f"road-{m}", *offset(*ROAD, 500 * m, 0))
+        for m in range(minutes + 1)
+    ]
+
+
+def test_one_en_route_notice_per_departure_with_every_bag_loaded_before_it() -> None:
+    """Loadings processed after the positions (another partition lagging) must not split
+    the departure's notice: none before the clock reaches the departure, then one per hotel
+    with all bags, and no second one when a loading is processed later still."""
+    planner = FakePlanner()
+    loaded = T0 - timedelta(minutes=8)
+    fixes = departing_fixes(T0, 6)
+    part = Carried(loaded, frozenset({"H1"}), {"H1": ("T1",)})
+    lagging = judge(part, fixes, None, T0 - timedelta(minutes=1), planner)
+    assert lagging.judgements[0].status == "on_trip"
+    assert lagging.notices == [] and lagging.told == []
+
+    whole = Carried(loaded, frozenset({"H1", "H2"}), {"H1": ("T1", "T2"), "H2": ("T3",)})
+    caught_up = judge(whole, fixes, lagging.judgements[0], fixes[-1].at, planner)
+    by_hotel = {n.hotel_id: n for n in caught_up.notices}
+    assert sorted(by_hotel) == ["H1", "H2"]
+    assert by_hotel["H1"].tags == ("T1", "T2") and by_hotel["H2"].tags == ("T3",)
+    assert {n.occurred_at for n in caught_up.notices} == {T0}
+
+    later = Carried(loaded, frozenset({"H1", "H2"}), {"H1": ("T1", "T2", "T9"), "H2": ("T3",)})
+    again = judge(later, fixes, caught_up.judgements[0], fixes[-1].at, planner, caught_up.told)
+    assert again.notices == []
+
+
+class SlowingPlanner(FakePlanner):
+    """As FakePlanner, each stop `delay` later."""
+
+    delay = timedelta(0)
+
+    def __call__(
+        self, lat: float, lon: float, at: datetime, destinations: Sequence[Destination]
+    ) -> list[PlannedStop]:
+        return [
+            PlannedStop(s.hotel_id, s.eta + self.delay)
+            for s in super().__call__(lat, lon, at, destinations)
+        ]
+
+
+def test_eta_changed_when_a_new_plan_moves_the_eta_by_ten_minutes_or_more() -> None:
+    planner = SlowingPlanner()
+    fixes = still_fixes(T0, 0) + moving_fixes(T0 + timedelta(minutes=1), 4)[1:]
+    first = judge(truck_load(), fixes, None, fixes[-1].at, planner)
+    told = {t.hotel_id: t.eta for t in first.told}
+    assert [n.kind for n in first.notices] == ["bags_en_route", "bags_en_route"]
+
+    # Stuck: five minutes later the plan is made again, 12 minutes later than told.
+    planner.delay = timedelta(minutes=7)
+    stuck = fixes + still_fixes(fixes[-1].at, 5)[1:]
+    moved = judge(truck_load(), stuck, first.judgements[0], stuck[-1].at, planner, first.told)
+    changed = {n.hotel_id: n for n in moved.notices}
+    assert sorted(changed) == ["H1", "H2"]
+    h1 = changed["H1"]
+    assert h1.kind == "eta_changed" and h1.tags == ("T1", "T2")
+    assert h1.previous_eta == told["H1"]
+    assert h1.eta == stuck[-1].at + timedelta(minutes=27)
+    assert h1.occurred_at == stuck[-1].at
+    assert {t.eta for t in moved.told} == {n.eta for n in moved.notices}
+
+    # Told the new ETA: a replan 3 minutes later than that is no news.
+    planner.delay = timedelta(minutes=5)
+    more = stuck + still_fixes(stuck[-1].at, 5)[1:]
+    told_now = [*first.told, *moved.told]
+    latest = {(t.vehicle_id, t.hotel_id): t for t in told_now}
+    quiet = judge(
+        truck_load(), more, moved.judgements[0], more[-1].at, planner, list(latest.values())
+    )
+    assert quiet.notices == []

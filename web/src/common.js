@@ -69,17 +69,70 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
 
+/** A count with its plural form: `{key}.{one|two|few|many|other|zero}` by the language's
+ *  plural rules (Arabic has six), `{n}` the number in Latin digits. */
+export function tn(key, n) {
+  const table = STRINGS[lang] || STRINGS.en;
+  const form = new Intl.PluralRules(lang).select(n ?? 0);
+  const text = table[`${key}.${form}`] ?? table[`${key}.other`] ?? STRINGS.en[`${key}.other`] ?? key;
+  return text.replace("{n}", fmtNumber(n));
+}
+
 // Latin digits in both languages: tags and ids must read the same to every operator.
 const numbers = { en: new Intl.NumberFormat("en"), ar: new Intl.NumberFormat("ar-u-nu-latn") };
 export const fmtNumber = (n) => numbers[lang].format(n ?? 0);
 
+// ------------------------------------------------------------------ local time
+
+// The installation's time zone (TARIQ_TIMEZONE, from /ui-config.json); Asia/Riyadh until known.
+let timeZone = "Asia/Riyadh";
+let timeFormat = null;
+
+/** Ask the server which time zone to show times in (no token needed); then `onChange()`. */
+export async function loadTimeZone(onChange) {
+  try {
+    const response = await fetch("/ui-config.json");
+    const config = await response.json();
+    if (typeof config.timezone === "string" && config.timezone !== timeZone) {
+      timeZone = config.timezone;
+      timeFormat = null;
+      onChange?.();
+    }
+  } catch {
+    // Keep the default: times stay right for Makkah and Madinah.
+  }
+}
+
+function formatter() {
+  if (!timeFormat) {
+    timeFormat = new Intl.DateTimeFormat("en-CA", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+      timeZoneName: "longOffset",
+    });
+  }
+  return timeFormat;
+}
+
+/** An event time in the installation's local time with its offset, "2026-05-18 08:30 +03",
+ *  in Latin digits in both languages (wrap it in a left-to-right `<bdi>` on an Arabic page). */
 export function fmtTime(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
-  // Event times are shown in UTC with the date, as the feed gives them.
-  return date.toISOString().slice(0, 16).replace("T", " ") + "Z";
+  const parts = Object.fromEntries(formatter().formatToParts(date).map((p) => [p.type, p.value]));
+  const offset = (parts.timeZoneName || "GMT").replace("GMT", "") || "+00:00";
+  const short = offset.endsWith(":00") ? offset.slice(0, -3) : offset;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${short}`;
 }
+
+/** A time as a left-to-right isolated `<time>`: reads the same on an Arabic page. */
+export const timeEl = (iso) => el("time", { dir: "ltr", datetime: iso || undefined, text: fmtTime(iso) });
 
 /** A stage, checkpoint or alert type in the current language. */
 export const label = (kind, value) => (value ? t(`${kind}.${value}`) : "—");
@@ -113,6 +166,21 @@ export function takeToken(storageKey) {
 
 export async function apiGet(path, token) {
   const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  return { status: response.status, body: scrub(body) };
+}
+
+export async function apiPost(path, token, data = null) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: data === null ? "" : JSON.stringify(data),
+  });
   let body = null;
   try {
     body = await response.json();

@@ -4,11 +4,14 @@ import { feature, mesh } from "topojson-client";
 import {
   $,
   apiGet,
+  apiPost,
   connectFeed,
   currentLang,
   el,
   fmtNumber,
   fmtTime,
+  loadTimeZone,
+  timeEl,
   initLang,
   label,
   scrub,
@@ -30,9 +33,10 @@ const state = {
   summary: null,
   alerts: new Map(), // alert_id -> open Alert
   bagPlaces: new Map(), // tag -> latest location seen on the feed (for the airport filter)
-  flow: new Map(), // airport -> stage -> bag changes seen since the page opened
   hotels: new Map(), // hotel_id -> [lat, lon]
   detail: null, // () => Node: re-render of the details panel (on a language change)
+  alertRows: ALERT_ROWS, // alerts listed; "show more" adds ALERT_ROWS
+  pendingAlert: null, // the alert the details being opened come from
 };
 const vehicles = new VehicleStore(32_768);
 // Figures the browser tests read (the burst measurement in particular).
@@ -148,6 +152,8 @@ function handle(raw) {
     vehicles.applyStatus(msg.vehicles || []);
   } else if (msg.kind === "alerts") {
     applyAlerts(msg.alerts || []);
+  } else if (msg.kind === "alert_triage" && msg.triage) {
+    applyTriage(msg.triage);
   }
   if (msg.kind === "snapshot" || msg.kind === "vehicles" || msg.kind === "vehicle_status") {
     showVehicleCounts();
@@ -160,7 +166,7 @@ function handle(raw) {
 function showSummary(summary) {
   if (!summary) return;
   state.summary = summary;
-  $("#clock").textContent = fmtTime(summary.clock);
+  $("#clock").replaceChildren(el("bdi", { dir: "ltr", text: fmtTime(summary.clock) }));
   const e = summary.events || {};
   $("#events").textContent = t("events.line", {
     processed: fmtNumber(e.processed),
@@ -173,32 +179,28 @@ function showSummary(summary) {
       el("div", { class: "stage", "data-stage": stage }, el("b", { text: fmtNumber(stages[stage] ?? 0) }), label("stage", stage)),
     ),
   );
+  showFlow();
 }
 
 function applyBags(bags) {
-  for (const bag of bags) {
-    if (bag.location) state.bagPlaces.set(bag.tag, bag.location);
-    const airport = AIRPORTS.includes(bag.location) ? bag.location : null;
-    if (airport) {
-      const row = state.flow.get(airport) || new Map();
-      row.set(bag.stage, (row.get(bag.stage) || 0) + 1);
-      state.flow.set(airport, row);
-    }
-  }
-  showFlow();
+  for (const bag of bags) if (bag.location) state.bagPlaces.set(bag.tag, bag.location);
   showRecentBags(bags);
   if (state.detail?.tag && bags.some((b) => b.tag === state.detail.tag)) showBag(state.detail.tag);
 }
 
+/** Bags per stage by arrival airport: the server's totals (`bags_by_airport` of the
+ *  summary, counted in PostgreSQL), so the table is right as soon as the page opens. */
 function showFlow() {
-  const shown = STAGES.filter((s) => STAGE_RANK[s] >= STAGE_RANK.accepted && STAGE_RANK[s] <= STAGE_RANK.truck_loaded);
-  const head = el("tr", {}, el("th", { text: t("flow.airport") }), ...shown.map((s) => el("th", { text: label("stage", s) })));
-  const rows = AIRPORTS.map((airport) =>
+  const byAirport = state.summary?.bags_by_airport || {};
+  const airports = [...new Set([...AIRPORTS, ...Object.keys(byAirport)])];
+  // One row per stage, one column per airport: narrow enough for the side panel and a phone.
+  const head = el("tr", {}, el("th", { text: t("flow.stage") }), ...airports.map((a) => el("th", { text: a })));
+  const rows = STAGES.map((stage) =>
     el(
       "tr",
-      { "data-airport": airport },
-      el("th", { text: airport }),
-      ...shown.map((s) => el("td", { text: fmtNumber(state.flow.get(airport)?.get(s) || 0) })),
+      { "data-stage": stage },
+      el("th", { text: label("stage", stage) }),
+      ...airports.map((a) => el("td", { "data-airport": a, text: fmtNumber(byAirport[a]?.[stage] ?? 0) })),
     ),
   );
   $("#flow").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
@@ -241,6 +243,8 @@ function alertAirport(alert) {
   return AIRPORTS.includes(place) ? place : null;
 }
 
+const SEVERITY_RANK = { critical: 3, high: 2, medium: 1, low: 0 };
+
 function showAlerts() {
   const type = $("#filter-type").value;
   const airport = $("#filter-airport").value;
@@ -252,34 +256,95 @@ function showAlerts() {
         (!airport || alertAirport(a) === airport) &&
         (!hotel || (a.hotel_id || "").toUpperCase().includes(hotel)),
     )
-    .sort((a, b) => (b.raised_at || "").localeCompare(a.raised_at || ""));
-  const items = matching.slice(0, ALERT_ROWS).map((a) =>
+    // Most urgent first (the server's severity, by type and age), then newest.
+    .sort((a, b) => (SEVERITY_RANK[b.severity] ?? 1) - (SEVERITY_RANK[a.severity] ?? 1) || (b.raised_at || "").localeCompare(a.raised_at || ""));
+  const items = matching.slice(0, state.alertRows).map((a) =>
     el(
       "li",
-      { class: `alert alert-${a.type}`, "data-alert-id": a.alert_id, tabindex: 0, onclick: () => focusAlert(a) },
+      {
+        class: `alert alert-${a.type} severity-${a.severity ?? "medium"}${a.acknowledged_at ? " acknowledged" : ""}`,
+        "data-alert-id": a.alert_id,
+        "data-severity": a.severity ?? "",
+        tabindex: 0,
+        role: "button",
+        onclick: () => focusAlert(a),
+        onkeydown: (e) => alertKey(e, a),
+      },
       el("b", { text: label("alert", a.type) }),
-      el(
-        "span",
-        { class: "ids" },
-        [a.tag, a.flight_id, a.hotel_id, a.vehicle_id, a.pilgrim_id].filter(Boolean).join(" · "),
-      ),
-      el("time", { text: fmtTime(a.raised_at) }),
+      a.severity ? el("span", { class: "severity", text: ` ${label("severity", a.severity)}` }) : null,
+      a.acknowledged_at ? el("span", { class: "ack", text: ` ✓ ${t("triage.acknowledged")}` }) : null,
+      a.assignee ? el("span", { class: "assignee" }, " → ", el("bdi", { text: a.assignee })) : null,
+      el("bdi", { class: "ids", dir: "ltr", text: [a.tag, a.flight_id, a.hotel_id, a.vehicle_id, a.pilgrim_id].filter(Boolean).join(" · ") }),
+      timeEl(a.raised_at),
     ),
   );
   if (!items.length) items.push(el("li", { class: "empty", text: t("alerts.none") }));
-  if (matching.length > ALERT_ROWS)
-    items.push(el("li", { class: "empty", text: t("alerts.more", { n: fmtNumber(matching.length - ALERT_ROWS) }) }));
+  if (matching.length > state.alertRows)
+    items.push(
+      el(
+        "li",
+        { class: "more" },
+        el("button", { type: "button", id: "alerts-more", text: t("alerts.show_more", { n: fmtNumber(Math.min(ALERT_ROWS, matching.length - state.alertRows)), rest: fmtNumber(matching.length - state.alertRows) }), onclick: () => { state.alertRows += ALERT_ROWS; showAlerts(); } }),
+      ),
+    );
   $("#alerts").replaceChildren(...items);
   const counts = state.summary?.alerts_open_by_type;
   const total = counts && Object.keys(counts).length ? Object.values(counts).reduce((x, y) => x + y, 0) : state.alerts.size;
   $("#alert-total").textContent = fmtNumber(total);
 }
 
+/** Keyboard: Enter or Space opens the alert; the arrows move through the list. */
+function alertKey(event, alert) {
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    focusAlert(alert);
+  } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    event.preventDefault();
+    const next = event.key === "ArrowDown" ? event.currentTarget.nextElementSibling : event.currentTarget.previousElementSibling;
+    if (next?.dataset.alertId) next.focus();
+  }
+}
+
+function applyTriage(triage) {
+  const alert = state.alerts.get(triage.alert_id);
+  if (alert) Object.assign(alert, { acknowledged_at: triage.acknowledged_at, acknowledged_by: triage.acknowledged_by, assignee: triage.assignee, note: triage.note });
+  showAlerts();
+  if (state.detail?.alert === triage.alert_id) $("#details-body").replaceChildren(state.detail.render());
+}
+
+/** The triage box of the alert the details were opened from: acknowledge, assign, note. */
+function triageBox(alertId) {
+  const alert = state.alerts.get(alertId);
+  if (!alert) return null;
+  const assignee = el("input", { id: "triage-assignee", type: "text", maxlength: 100, value: alert.assignee ?? "" });
+  const note = el("textarea", { id: "triage-note", rows: 2, maxlength: 1000 });
+  note.value = alert.note ?? "";
+  const send = async (body) => {
+    const { status, body: saved } = await apiPost(`/api/alerts/${encodeURIComponent(alertId)}/triage`, state.token, body);
+    if (status === 200) applyTriage(saved);
+    else $("#triage-error").textContent = t("search.error", { status });
+  };
+  return el(
+    "section",
+    { class: "triage", "data-alert": alertId },
+    el("h4", {}, `${label("alert", alert.type)} · ${label("severity", alert.severity ?? "medium")}`),
+    alert.acknowledged_at
+      ? el("p", { class: "ack" }, `✓ ${t("triage.acknowledged")} `, timeEl(alert.acknowledged_at), " · ", el("bdi", { text: alert.acknowledged_by ?? "" }))
+      : el("button", { type: "button", class: "acknowledge", text: t("triage.acknowledge"), onclick: () => send({ acknowledged: true }) }),
+    el("label", {}, el("span", { text: t("triage.assignee") }), " ", assignee),
+    el("label", { class: "note" }, el("span", { text: t("triage.note") }), note),
+    el("button", { type: "button", class: "save", text: t("triage.save"), onclick: () => send({ assignee: assignee.value || null, note: note.value || null }) }),
+    el("p", { id: "triage-error", class: "error", role: "alert" }),
+  );
+}
+
 function focusAlert(alert) {
+  state.pendingAlert = alert.alert_id;
   if (alert.vehicle_id && vehicles.get(alert.vehicle_id)) showVehicle(alert.vehicle_id);
   else if (alert.tag) showBag(alert.tag);
   else if (alert.flight_id) showFlight(alert.flight_id);
   else if (alert.pilgrim_id) showPilgrim(alert.pilgrim_id);
+  else showDetail(() => el("div"));
   if (!alert.vehicle_id && alert.hotel_id && state.hotels.has(alert.hotel_id))
     map.setView(state.hotels.get(alert.hotel_id), 16);
 }
@@ -287,8 +352,12 @@ function focusAlert(alert) {
 // ------------------------------------------------------------------ details and search
 
 function showDetail(render, key = {}) {
-  state.detail = { render, ...key };
-  $("#details-body").replaceChildren(render());
+  // Opened from an alert: its triage box comes first.
+  const alert = state.pendingAlert;
+  state.pendingAlert = null;
+  const whole = alert ? () => el("div", {}, triageBox(alert), render()) : render;
+  state.detail = { render: whole, alert, ...key };
+  $("#details-body").replaceChildren(whole());
   $("#details").hidden = false;
   if (key.vehicle === undefined) clearTrail();
 }
@@ -301,7 +370,9 @@ function clearTrail() {
 }
 
 const kv = (rows) =>
-  el("dl", { class: "kv" }, ...rows.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", { text: v ?? "—" })]));
+  // Values isolated (<bdi>, direction from their own text): ids and times read left to right
+  // on the Arabic page, translated words right to left.
+  el("dl", { class: "kv" }, ...rows.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", {}, el("bdi", { text: v ?? "—" }))]));
 
 async function showBag(tag) {
   const { status, body } = await apiGet(`/api/bags/${encodeURIComponent(tag)}`, state.token);
@@ -329,14 +400,14 @@ async function showBag(tag) {
             el(
               "li",
               { "data-checkpoint": h.checkpoint },
-              el("time", { text: fmtTime(h.occurred_at) }),
+              timeEl(h.occurred_at),
               el("b", { text: label("checkpoint", h.checkpoint) }),
               ` ${h.location ?? ""}`,
             ),
           ),
         ),
         body.alerts?.length
-          ? el("div", {}, el("h4", { text: t("bag.alerts") }), ...body.alerts.map((a) => el("div", { class: "alert", text: `${label("alert", a.type)} · ${a.status}` })))
+          ? el("div", {}, el("h4", { text: t("bag.alerts") }), ...body.alerts.map((a) => el("div", { class: "alert", text: `${label("alert", a.type)} · ${label("alert_status", a.status)}` })))
           : null,
         linkRow(body),
       ),
@@ -365,7 +436,7 @@ async function showPilgrim(id) {
         ["field.group", body.group_id],
         ["field.flight", body.flight_id],
         ["field.hotel", body.hotel_id],
-        ["field.stage", label("stage", body.stage)],
+        ["field.stage", label("pilgrim_stage", body.stage)],
       ]),
       el("h4", { text: t("pilgrim.bags") }),
       el(
@@ -380,32 +451,45 @@ async function showPilgrim(id) {
   );
 }
 
+/** A flight: its pilgrims (registered, boarded, with bags) next to its bags by the furthest
+ *  stage they reached, and its open alerts by type. Bags are not subtracted from pilgrims:
+ *  a pilgrim has 0 to several bags, so no "difference" is meaningful. */
 async function showFlight(id) {
   const { status, body } = await apiGet(`/api/flights/${encodeURIComponent(id)}`, state.token);
   if (status !== 200) return notFound(id, status);
-  const stages = body.bags_by_stage || {};
-  // A bag counts as loaded once it reached `loaded` or any later checkpoint.
-  const loaded = STAGES.filter((s) => STAGE_RANK[s] >= STAGE_RANK.loaded).reduce((n, s) => n + (stages[s] || 0), 0);
-  const boarded = body.pilgrims_boarded ?? 0;
-  const alertsOpen = Array.isArray(body.alerts_open) ? body.alerts_open.length : body.alerts_open;
+  const reached = body.bags_reached || {};
+  const byType = body.alerts_open_by_type || {};
+  const row = (key, value, cls) => el("tr", { class: cls }, el("th", { text: t(key) }), el("td", { text: fmtNumber(value ?? 0) }));
   showDetail(() =>
     el(
       "section",
       { class: "flight", "data-flight": body.flight_id },
-      el("h3", { text: t("flight.title", { id: body.flight_id }) }),
+      el("h3", {}, t("flight.title", { id: "" }), el("bdi", { dir: "ltr", text: body.flight_id })),
       kv([
-        ["flight.status", body.status],
-        ["flight.alerts_open", fmtNumber(alertsOpen ?? 0)],
+        ["flight.status", label("flight_status", body.status)],
+        ["flight.route", [body.origin, body.destination].filter(Boolean).join(" → ") || "—"],
+        ["flight.departed", fmtTime(body.departed_at)],
+        ["flight.arrived", fmtTime(body.arrived_at)],
       ]),
       el("h4", { text: t("flight.reconciliation") }),
       el(
         "div",
         { class: "recon" },
-        el("div", {}, el("b", { class: "boarded", text: fmtNumber(boarded) }), t("flight.boarded")),
-        el("div", {}, el("b", { class: "loaded", text: fmtNumber(loaded) }), t("flight.loaded")),
-        el("div", { class: loaded === boarded ? "ok" : "gap" }, el("b", { text: fmtNumber(loaded - boarded) }), t("flight.gap")),
+        el(
+          "table",
+          { class: "recon-pilgrims" },
+          el("tbody", {}, row("flight.registered", body.pilgrims_registered, "registered"), row("flight.boarded", body.pilgrims_boarded, "boarded"), row("flight.with_bags", body.pilgrims_with_bags, "with-bags"), row("flight.bags_of_boarded", body.bags_of_boarded_pilgrims, "bags-of-boarded")),
+        ),
+        el(
+          "table",
+          { class: "recon-bags" },
+          el("tbody", {}, ...["coded", "loaded", "offloaded", "sorted", "delivered"].map((s) => row(`flight.reached.${s}`, reached[s], `reached-${s}`))),
+        ),
       ),
-      el("ul", { class: "stage-list" }, ...STAGES.map((s) => el("li", { text: `${label("stage", s)}: ${fmtNumber(stages[s] || 0)}` }))),
+      el("h4", { text: t("flight.alerts_open") }),
+      Object.keys(byType).length
+        ? el("ul", { class: "alert-types" }, ...Object.entries(byType).map(([type, n]) => el("li", { "data-type": type, text: `${label("alert", type)}: ${fmtNumber(n)}` })))
+        : el("p", { class: "muted", text: t("alerts.none") }),
     ),
   );
 }
@@ -456,18 +540,83 @@ function notFound(q, status) {
   showDetail(() => el("p", { class: "empty", text: status === 404 ? t("search.none", { q }) : t("search.error", { status }) }));
 }
 
+/** The server's forgiving search (`/api/search`: case-insensitive prefixes, spaces in tags
+ *  ignored): one result opens at once, several make a list. */
 async function search(query) {
   const q = query.trim();
   if (!q) return;
-  if (/^\d{10}$/.test(q)) return showBag(q);
-  if (vehicles.get(q)) return showVehicle(q);
-  const [pilgrim, flight] = await Promise.all([
-    apiGet(`/api/pilgrims/${encodeURIComponent(q)}`, state.token),
-    apiGet(`/api/flights/${encodeURIComponent(q)}`, state.token),
-  ]);
-  if (flight.status === 200) return showFlight(q);
-  if (pilgrim.status === 200) return showPilgrim(q);
-  notFound(q, 404);
+  const { status, body } = await apiGet(`/api/search?q=${encodeURIComponent(q)}`, state.token);
+  if (status !== 200) return notFound(q, status);
+  const results = body.results || [];
+  if (!results.length) return notFound(q, 404);
+  if (results.length === 1) return openResult(results[0]);
+  showDetail(() =>
+    el(
+      "section",
+      { class: "results" },
+      el("h3", { text: t("search.results", { n: fmtNumber(results.length) }) }),
+      el(
+        "ul",
+        { class: "results-list" },
+        ...results.map((r) =>
+          el(
+            "li",
+            { "data-kind": r.kind, "data-id": r.id },
+            el("span", { class: "kind", text: label("result", r.kind) }),
+            " ",
+            el("button", { class: "link", type: "button", onclick: () => openResult(r) }, el("bdi", { dir: "ltr", text: r.id })),
+            r.label ? el("span", { class: "muted", text: ` · ${r.label}` }) : null,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function openResult(r) {
+  if (r.kind === "bag") return showBag(r.id);
+  if (r.kind === "pilgrim") return showPilgrim(r.id);
+  if (r.kind === "flight") return showFlight(r.id);
+  if (r.kind === "vehicle") return showVehicle(r.id);
+  if (r.kind === "hotel") return showHotel(r.id);
+  if (r.kind === "group") return showGroup(r.id);
+}
+
+async function showHotel(id) {
+  const { status, body } = await apiGet(`/api/hotels/${encodeURIComponent(id)}/bags?limit=1`, state.token);
+  if (status !== 200) return notFound(id, status);
+  showDetail(() =>
+    el(
+      "section",
+      { class: "hotel", "data-hotel": id },
+      el("h3", { text: t("hotel.title", { id }) }),
+      kv([
+        ["hotel.expected", fmtNumber(body.expected)],
+        ["hotel.delivered", fmtNumber(body.delivered)],
+        ["hotel.not_ours", fmtNumber((body.not_ours || []).length)],
+      ]),
+    ),
+  );
+  if (state.hotels.has(id)) map.setView(state.hotels.get(id), 16);
+}
+
+async function showGroup(id) {
+  const { status, body } = await apiGet(`/api/groups/${encodeURIComponent(id)}`, state.token);
+  if (status !== 200) return notFound(id, status);
+  showDetail(() =>
+    el(
+      "section",
+      { class: "group", "data-group": id },
+      el("h3", { text: t("group.title", { id }) }),
+      el(
+        "ul",
+        {},
+        ...(body.pilgrims || []).map((p) =>
+          el("li", {}, el("button", { class: "link", type: "button", onclick: () => showPilgrim(p.pilgrim_id) }, el("bdi", { dir: "ltr", text: p.pilgrim_id })), ` · ${p.flight_id ?? "—"} · ${p.hotel_id ?? "—"}`),
+        ),
+      ),
+    ),
+  );
 }
 
 // ------------------------------------------------------------------ start
@@ -509,6 +658,7 @@ async function checkOperator(token) {
 
 async function start() {
   initLang(renderAll);
+  loadTimeZone(renderAll);
   legend();
   renderAll();
   for (const id of ["filter-type", "filter-airport", "filter-hotel"]) $(`#${id}`).addEventListener("input", showAlerts);

@@ -68,7 +68,11 @@ export class VehicleStore {
    *  ignored. The fields a message leaves out (a Position has no status) keep their value. */
   apply(vehicles) {
     for (const v of vehicles) {
-      if (typeof v.lat !== "number" || typeof v.lon !== "number") continue;
+      if (typeof v.lat !== "number" || typeof v.lon !== "number") {
+        // No position (a vehicle known only by its status): keep what it says, never drop it.
+        this.applyStatus([v].filter((x) => typeof x.status === "string"));
+        continue;
+      }
       let slot = this.index.get(v.vehicle_id);
       let held = null;
       if (slot === undefined) {

@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from tariq.adapters.db import states
+from tariq.adapters.db.airports import ALERT_AIRPORT, ALERTS_FROM
 from tariq.domain.events import STAGE_RANK, STAGES
 
 ALERT_COLUMNS = (
@@ -14,6 +15,10 @@ ALERT_COLUMNS = (
     " vehicle_id"
 )
 DELIVERED_RANK = STAGE_RANK["delivered"]
+# An alert's columns (of `alerts a` in ALERTS_FROM) and its airport.
+_ALERT_SELECT = ", ".join(f"a.{c.strip()}" for c in ALERT_COLUMNS.split(",")) + (
+    f", {ALERT_AIRPORT} AS airport"
+)
 
 
 async def ping(conn: asyncpg.Connection) -> None:
@@ -33,7 +38,8 @@ async def bag(conn: asyncpg.Connection, tag: str) -> dict[str, Any] | None:
         tag,
     )
     alerts = await conn.fetch(
-        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE tag = $1 ORDER BY raised_at DESC", tag
+        f"SELECT {_ALERT_SELECT} FROM {ALERTS_FROM} WHERE a.tag = $1 ORDER BY a.raised_at DESC",
+        tag,
     )
     return {
         "tag": state.tag,
@@ -115,7 +121,10 @@ async def flight(conn: asyncpg.Connection, flight_id: str) -> dict[str, Any] | N
         " GROUP BY type",
         flight_id,
     )
+    pilgrims = await flight_pilgrims(conn, flight_id)
     return {
+        **pilgrims,
+        "bags_reached": bags_reached(by_stage),
         "flight_id": flight_id,
         "status": state.status if state else "unknown",
         "origin": state.origin if state else None,
@@ -132,9 +141,48 @@ async def flight(conn: asyncpg.Connection, flight_id: str) -> dict[str, Any] | N
     }
 
 
+_RECEIPTS = (
+    " LEFT JOIN hotel_receipts rc ON rc.hotel_id = $1 AND rc.tag = b.tag"
+    " AND rc.action = 'confirmed'"
+    " LEFT JOIN hotel_receipts rw ON rw.hotel_id = $1 AND rw.tag = b.tag"
+    " AND rw.action = 'reported_wrong'"
+)
+
+
+def bags_reached(by_stage: dict[str, int]) -> dict[str, int]:
+    """Bags that reached each stage or a later one (every bag reached `coded`)."""
+    reached: dict[str, int] = {}
+    running = 0
+    for stage in reversed(STAGES):
+        running += by_stage.get(stage, 0)
+        reached[stage] = running
+    return {stage: reached[stage] for stage in STAGES}
+
+
+async def flight_pilgrims(conn: asyncpg.Connection, flight_id: str) -> dict[str, int]:
+    """The flight's pilgrims: registered for it, boarded it, with a bag coded on it, and the
+    bags of its boarded pilgrims (what a flight's bags are to be compared with)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM pilgrims WHERE flight_id = $1) AS registered,"
+        " (SELECT count(DISTINCT pilgrim_id) FROM bags WHERE flight_id = $1) AS with_bags,"
+        " (SELECT count(*) FROM bags b JOIN boardings o"
+        "  ON o.pilgrim_id = b.pilgrim_id AND o.flight_id = b.flight_id"
+        "  WHERE b.flight_id = $1) AS bags_of_boarded",
+        flight_id,
+    )
+    return {
+        "pilgrims_registered": int(row["registered"]),
+        "pilgrims_with_bags": int(row["with_bags"]),
+        "bags_of_boarded_pilgrims": int(row["bags_of_boarded"]),
+    }
+
+
 async def hotel_bags(
     conn: asyncpg.Connection, hotel_id: str, limit: int, offset: int
 ) -> dict[str, Any]:
+    """The hotel's bags (paged), and the other hotels' bags sorted or delivered to it
+    (`not_ours`). A bag is `delivered` for the hotel only once delivered or claimed *at* it:
+    a bag misdelivered elsewhere is not, and names where it is (`held_at`)."""
     totals = await conn.fetchrow(
         "SELECT count(*) AS expected,"
         " count(*) FILTER (WHERE $1 = ANY(delivered_hotels)) AS delivered"
@@ -143,8 +191,10 @@ async def hotel_bags(
     )
     rows = await conn.fetch(
         "SELECT b.tag, b.pilgrim_id, b.flight_id, b.stage_rank, b.location, b.updated_at,"
-        " b.truck_vehicle_id, p.group_id"
-        " FROM bags b LEFT JOIN pilgrims p USING (pilgrim_id)"
+        " b.truck_vehicle_id, p.group_id, $1 = ANY(b.delivered_hotels) AS delivered,"
+        " nullif(b.hotel_scan_hotel, $1) AS held_at,"
+        " rc.at AS confirmed_at, rw.at AS reported_wrong_at"
+        f" FROM bags b LEFT JOIN pilgrims p USING (pilgrim_id){_RECEIPTS}"
         " WHERE b.hotel_id = $1 ORDER BY b.flight_id, b.tag LIMIT $2 OFFSET $3",
         hotel_id,
         limit,
@@ -164,15 +214,63 @@ async def hotel_bags(
                 "pilgrim_id": r["pilgrim_id"],
                 "group_id": r["group_id"],
                 "flight_id": r["flight_id"],
+                "hotel_id": hotel_id,
                 "stage": STAGES[r["stage_rank"]],
                 "location": r["location"],
                 "vehicle_id": r["truck_vehicle_id"],
                 "updated_at": r["updated_at"],
+                "delivered": r["delivered"],
+                "held_at": r["held_at"],
+                "not_ours": False,
+                "confirmed_at": r["confirmed_at"],
+                "reported_wrong_at": r["reported_wrong_at"],
                 **({"eta": etas[r["tag"]]} if r["tag"] in etas else {}),
             }
             for r in rows
         ],
+        "not_ours": await held_for_others(conn, hotel_id, NOT_OURS_LIMIT),
     }
+
+
+NOT_OURS_LIMIT = 1_000
+
+
+async def held_for_others(
+    conn: asyncpg.Connection, hotel_id: str, limit: int
+) -> list[dict[str, Any]]:
+    """Bags coded for another hotel whose latest sorted/delivered/claimed scan names this one
+    (it holds them, or they are on its lane): the tag, the hotel it belongs to, where it is.
+    No pilgrim or flight: that is the other hotel's business."""
+    rows = await conn.fetch(
+        "SELECT b.tag, b.hotel_id, b.stage_rank, b.location, b.updated_at,"
+        " rw.at AS reported_wrong_at, NULL::timestamptz AS confirmed_at"
+        " FROM bags b"
+        " LEFT JOIN hotel_receipts rw ON rw.hotel_id = $1 AND rw.tag = b.tag"
+        " AND rw.action = 'reported_wrong'"
+        " WHERE b.hotel_scan_hotel = $1 AND b.hotel_id IS DISTINCT FROM $1"
+        " ORDER BY b.updated_at DESC, b.tag LIMIT $2",
+        hotel_id,
+        limit,
+    )
+    return [
+        {
+            "tag": r["tag"],
+            "pilgrim_id": None,
+            "group_id": None,
+            "flight_id": None,
+            "hotel_id": r["hotel_id"],
+            "stage": STAGES[r["stage_rank"]],
+            "location": r["location"],
+            "vehicle_id": None,
+            "updated_at": r["updated_at"],
+            "delivered": False,
+            "held_at": hotel_id,
+            "not_ours": True,
+            "confirmed_at": None,
+            "reported_wrong_at": r["reported_wrong_at"],
+        }
+        for r in rows
+    ]
 
 
 async def _etas(conn: asyncpg.Connection, hotel_id: str, tags: list[str]) -> dict[str, Any]:
@@ -199,22 +297,29 @@ async def alerts(
     filters: dict[str, str],
     limit: int,
     offset: int,
+    airport: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
+    """A page of alerts, newest first, each with its `airport` (tariq/adapters/db/airports.py);
+    `airport` filters on it."""
     where: list[str] = []
     args: list[Any] = []
     if status:
         args.append(status)
-        where.append(f"status = ${len(args)}")
+        where.append(f"a.status = ${len(args)}")
     if types:
         args.append(types)
-        where.append(f"type = ANY(${len(args)}::text[])")
+        where.append(f"a.type = ANY(${len(args)}::text[])")
     for column, value in filters.items():
         args.append(value)
-        where.append(f"{column} = ${len(args)}")
+        where.append(f"a.{column} = ${len(args)}")
+    if airport:
+        args.append(airport)
+        where.append(f"{ALERT_AIRPORT} = ${len(args)}")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    total = await conn.fetchval(f"SELECT count(*) FROM alerts {clause}", *args)
+    total = await conn.fetchval(f"SELECT count(*) FROM {ALERTS_FROM} {clause}", *args)
     rows = await conn.fetch(
-        f"SELECT {ALERT_COLUMNS} FROM alerts {clause} ORDER BY raised_at DESC, alert_id"
+        f"SELECT {_ALERT_SELECT} FROM {ALERTS_FROM} {clause}"
+        f" ORDER BY a.raised_at DESC, a.alert_id"
         f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
         *args,
         limit,
@@ -249,6 +354,36 @@ async def vehicle(conn: asyncpg.Connection, vehicle_id: str) -> dict[str, Any] |
         vehicle_id,
     )
     return dict(row) if row else None
+
+
+async def hotel_trucks(conn: asyncpg.Connection, hotel_id: str) -> list[dict[str, Any]]:
+    """The vehicles carrying the hotel's bags now (their latest loading on a truck, not yet
+    delivered), as `vehicles` shows them: position, status, next stop and ETA."""
+    rows = await conn.fetch(
+        f"SELECT {_VEHICLE_COLUMNS}"
+        " FROM vehicles v LEFT JOIN vehicle_judgements j USING (vehicle_id)"
+        " WHERE v.vehicle_id IN (SELECT truck_vehicle_id FROM bags"
+        " WHERE hotel_id = $1 AND stage_rank = $2 AND truck_vehicle_id IS NOT NULL)"
+        " ORDER BY v.vehicle_id",
+        hotel_id,
+        STAGE_RANK["truck_loaded"],
+    )
+    return [dict(r) for r in rows]
+
+
+async def open_vehicle_alerts(
+    conn: asyncpg.Connection, vehicle_ids: list[str]
+) -> list[dict[str, Any]]:
+    """The open alerts about these vehicles (stalls), each with its airport."""
+    if not vehicle_ids:
+        return []
+    rows = await conn.fetch(
+        f"SELECT {_ALERT_SELECT} FROM {ALERTS_FROM}"
+        " WHERE a.status = 'open' AND a.vehicle_id = ANY($1::text[])"
+        " ORDER BY a.raised_at DESC",
+        vehicle_ids,
+    )
+    return [dict(r) for r in rows]
 
 
 async def bus_passengers(conn: asyncpg.Connection, vehicle_id: str) -> list[dict[str, Any]]:
