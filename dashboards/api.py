@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 
 import msgspec
 from aiohttp import web
@@ -12,29 +14,44 @@ from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
 from routing.geo import AIRPORTS
-from tariq.adapters.db import reads
+from tariq.adapters.db import reads, store
+from tariq.config import pii_key_setting
 from tariq.domain.alerts import ALERT_TYPES
-from tariq.services.intake import Intake, UnreadableBody
+from tariq.domain.records import passport_hash
+from tariq.services.intake import (
+    MAX_BODY_BYTES,
+    MAX_EVENTS,
+    Intake,
+    TooManyEvents,
+    UnreadableBody,
+)
 
 MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 1_000
 
 
-def page(request: web.Request) -> tuple[int, int]:
-    """`limit` (default 1,000, at most 100,000) and `offset` of a list endpoint."""
-    try:
-        limit = int(request.query.get("limit", DEFAULT_LIMIT))
-        offset = int(request.query.get("offset", 0))
-    except ValueError:
+MAX_OFFSET = 10**12
+_DIGITS = re.compile(r"[0-9]{1,13}")
+
+
+def whole_number(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """A query parameter that must be plain decimal digits within [low, high]: no sign,
+    exponent, underscore, space or non-ASCII digit (so `1e3`, `+5`, `1_000` are 400s)."""
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
         raise web.HTTPBadRequest(
-            text='{"error": "limit and offset must be whole numbers"}',
-            content_type="application/json",
-        ) from None
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise web.HTTPBadRequest(
-            text=f'{{"error": "limit must be 1 to {MAX_LIMIT} and offset at least 0"}}',
+            text=json.dumps({"error": f"{name} must be a whole number from {low} to {high}"}),
             content_type="application/json",
         )
+    return int(text)
+
+
+def page(request: web.Request) -> tuple[int, int]:
+    """`limit` (default 1,000, 1 to 100,000) and `offset` (0 to 10^12) of a list endpoint."""
+    limit = whole_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = whole_number(request, "offset", 0, 0, MAX_OFFSET)
     return limit, offset
 
 
@@ -48,17 +65,46 @@ async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+async def read_bounded(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to be over `limit` bytes (by its
+    Content-Length, or while streaming it): never more than `limit` + one chunk in memory."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(256 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
 @allow("device", "operator")
 async def post_events(request: web.Request) -> web.Response:
-    body = await request.read()
+    too_large = f"a body is at most {MAX_BODY_BYTES} bytes and {MAX_EVENTS} events"
+    body = await read_bounded(request, MAX_BODY_BYTES)
+    if body is None:
+        return error(413, too_large)
     if not body.strip():
         return error(400, "empty body: send a JSON array of events, or JSON Lines")
     app = request.app
     try:
         outcome = await Intake(app[POOL], app[LIVE], app[PRODUCER]).take(body)
+    except TooManyEvents:
+        return error(413, too_large)
     except UnreadableBody as exc:
-        return error(400, f"the body is not a JSON array of events: {exc}")
-    return json_response({"accepted": outcome.accepted, "rejected": outcome.rejected}, status=202)
+        return error(400, f"the body is not a JSON array of events, nor JSON Lines: {exc}")
+    return json_response(
+        {
+            "accepted": outcome.accepted,
+            "rejected": outcome.rejected,
+            "rejected_total": outcome.rejected_total,
+        },
+        status=202,
+    )
 
 
 @allow("operator", "hotel")
@@ -86,6 +132,19 @@ async def get_dead_letters(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         total, items = await reads.dead_letters(conn, limit, offset)
     return json_response({"total": total, "limit": limit, "offset": offset, "items": items})
+
+
+@allow("operator")
+async def find_pilgrims(request: web.Request) -> web.Response:
+    """`GET /api/pilgrims?passport_no=…`: the ids of the pilgrims registered with that
+    passport number, found by its keyed hash (the number itself is never stored)."""
+    passport_no = request.query.get("passport_no", "")
+    if not 1 <= len(passport_no) <= 64 or not passport_no.isprintable():
+        return error(400, "passport_no must be 1 to 64 printable characters")
+    async with request.app[POOL].acquire() as conn:
+        key = await store.pii_key(conn, pii_key_setting())
+        found = await reads.pilgrims_by_passport(conn, passport_hash(key, passport_no))
+    return json_response({"pilgrim_ids": found})
 
 
 @allow("operator")
@@ -158,12 +217,7 @@ async def get_truck_plan(request: web.Request) -> web.Response:
     airport = request.query.get("airport", "JED")
     if airport not in AIRPORTS:
         return error(400, "airport must be JED or MED")
-    try:
-        capacity = int(request.query.get("capacity", "200"))
-    except ValueError:
-        return error(400, "capacity must be a whole number of bags")
-    if not 1 <= capacity <= 10_000:
-        return error(400, "capacity must be 1 to 10,000 bags")
+    capacity = whole_number(request, "capacity", 200, 1, 10_000)
     async with request.app[POOL].acquire() as conn:
         waiting = await reads.bags_waiting_for_trucks(conn, airport)
     lanes: dict[str, list[str]] = {}

@@ -7,14 +7,26 @@ ignored for forward compatibility; everything the contract names is checked.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
-EventId = Annotated[str, Meta(min_length=1, max_length=64)]
-Id = Annotated[str, Meta(min_length=1, max_length=64)]
+# Contract v1.1 "Limits and strings": no NUL or other control character in any string
+# (TAB, CR and LF are allowed inside an `iata.message` text only).
+NO_CONTROL: Final = r"^[^\x00-\x1f\x7f]*$"
+NO_CONTROL_BUT_LINES: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+MAX_ID_CHARS: Final = 64
+MAX_NAME_CHARS: Final = 200
+MAX_TEXT_BYTES: Final = 16 * 1024
+MAX_EVENT_BYTES: Final = 64 * 1024
+MAX_DEPTH: Final = 32
+
+EventId = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_CONTROL)]
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_CONTROL)]
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=NO_CONTROL)]
 # RFC 3339 with an offset: a naive time is ambiguous in event time, so it is refused.
 Instant = Annotated[datetime, Meta(tz=True)]
 TagNumber = Annotated[str, Meta(pattern=r"^[0-9]{10}$")]
@@ -44,7 +56,7 @@ class Event(Struct, kw_only=True, tag_field="type", frozen=True):
 
     event_id: EventId
     occurred_at: Instant
-    source: str | None = None
+    source: Name | None = None
 
     @property
     def type(self) -> str:
@@ -53,7 +65,7 @@ class Event(Struct, kw_only=True, tag_field="type", frozen=True):
 
 class HotelRegistered(Event, tag="hotel.registered", frozen=True):
     hotel_id: Id
-    name: Annotated[str, Meta(min_length=1)]
+    name: Name
     city: Literal["makkah", "madinah"]
     lat: Latitude
     lon: Longitude
@@ -72,9 +84,10 @@ class PilgrimRegistered(Event, tag="pilgrim.registered", frozen=True):
     group_id: Id
     flight_id: Id
     hotel_id: Id
-    nationality: Annotated[str, Meta(min_length=2, max_length=64)]
-    name: str | None = None
-    passport_no: str | None = None
+    nationality: Annotated[str, Meta(min_length=2, max_length=64, pattern=NO_CONTROL)]
+    name: Name | None = None
+    # Personal data: masked in the journal, only a keyed hash is kept (docs/security.md).
+    passport_no: Id | None = None
 
 
 class BagCoded(Event, tag="bag.coded", frozen=True):
@@ -90,7 +103,7 @@ class BagScanned(Event, tag="bag.scanned", frozen=True):
     location: Id
     vehicle_id: Id | None = None
     hotel_id: Id | None = None
-    uld: str | None = None
+    uld: Id | None = None
 
     def __post_init__(self) -> None:
         # Fields the contract requires only for some checkpoints.
@@ -138,7 +151,13 @@ class VehiclePosition(Event, tag="vehicle.position", frozen=True):
 
 
 class IataMessage(Event, tag="iata.message", frozen=True):
-    text: Annotated[str, Meta(min_length=1)]
+    text: Annotated[
+        str, Meta(min_length=1, max_length=MAX_TEXT_BYTES, pattern=NO_CONTROL_BUT_LINES)
+    ]
+
+    def __post_init__(self) -> None:
+        if len(self.text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+            raise ValueError(f"`text` is over {MAX_TEXT_BYTES} bytes")
 
 
 AnyEvent = (
@@ -177,29 +196,86 @@ EVENT_TYPES: Final[tuple[str, ...]] = tuple(
 )
 
 _decoder: Final = msgspec.json.Decoder(AnyEvent)
-_converter_type: Final = AnyEvent
 
 
 class InvalidEvent(ValueError):
     """Input that is not a contract event; the message says why."""
 
 
-def decode_event(raw: bytes | str) -> AnyEvent:
-    """Decode and validate one event from its JSON text."""
+# A JSON string (its escapes included) and the brackets: what the depth check looks at.
+_STRING_OR_BRACKET: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# An escape inside a JSON string that means a control character (an odd run of
+# backslashes before it). (msgspec itself refuses a lone UTF-16 surrogate escape.)
+_CONTROL_ESCAPE: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\(?:u00[01][0-9a-fA-F]|u007[fF]|[bfnrt])")
+_LINE_ESCAPE: Final = re.compile(rb"\\(?:u000[9aAdD]|[nrt])$")
+
+
+def json_depth_exceeds(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether the JSON text nests deeper than `limit`, without parsing it (so that no
+    recursive parser ever sees a 1,000-deep value). Brackets inside strings do not count."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def check_raw(raw: bytes) -> None:
+    """The contract's limits that are checked on the bytes, before any parse: size,
+    UTF-8, nesting depth. Raises InvalidEvent with the reason."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"event too large: {len(raw)} bytes (at most {MAX_EVENT_BYTES})")
     try:
-        return _decoder.decode(raw)
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"not UTF-8: invalid byte at {exc.start}") from None
+    if json_depth_exceeds(raw):
+        raise InvalidEvent(f"JSON nested deeper than {MAX_DEPTH} levels")
+
+
+def _check_escapes(raw: bytes, event: AnyEvent) -> None:
+    """Control characters written as escapes, in any string of the object (unknown fields
+    and keys included): the typed fields are checked by their patterns as well."""
+    if b"\\" not in raw:
+        return
+    lines_ok = isinstance(event, IataMessage)
+    for match in _CONTROL_ESCAPE.finditer(raw):
+        if not (lines_ok and _LINE_ESCAPE.search(match.group())):
+            raise InvalidEvent("control character in a string (U+0000-U+001F, U+007F)")
+
+
+def decode_event(raw: bytes | str) -> AnyEvent:
+    """Decode and validate one event from its JSON text, by every rule of contract v1.1
+    section 1; anything else raises InvalidEvent with the reason, never another error."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    check_raw(data)
+    try:
+        event = _decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise InvalidEvent(_reason(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise InvalidEvent(f"not JSON: {exc}") from None
+    except (RecursionError, ValueError, OverflowError) as exc:  # defence in depth
+        raise InvalidEvent(f"not a contract event: {type(exc).__name__}") from None
+    _check_escapes(data, event)
+    return event
 
 
 def event_from_object(obj: object) -> AnyEvent:
-    """Validate an already-parsed JSON value (for example one item of a posted array)."""
+    """Validate an already-parsed JSON value (for example an event derived from an IATA
+    message), by the same rules: it is encoded and decoded as if it had been received."""
     try:
-        return msgspec.convert(obj, _converter_type)
-    except msgspec.ValidationError as exc:
-        raise InvalidEvent(_reason(str(exc))) from None
+        raw = msgspec.json.encode(obj)
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raise InvalidEvent(f"not JSON-encodable: {type(exc).__name__}") from None
+    return decode_event(raw)
 
 
 def event_as_dict(event: AnyEvent) -> dict[str, object]:
@@ -214,6 +290,9 @@ def _reason(message: str) -> str:
     # `$.type`. Keep its wording (it names the field) and make unknown types explicit.
     if message.startswith("Invalid value") and "`$.type`" in message:
         return f"unknown event type: {message}"
+    if "matching regex '^[^\\\\x00-" in message:
+        where = message.rsplit(" - at ", 1)[-1] if " - at " in message else "a string"
+        return f"control character in {where} (U+0000-U+001F, U+007F)"
     return message
 
 

@@ -286,20 +286,36 @@ async def dead_letters(
     conn: asyncpg.Connection, limit: int, offset: int
 ) -> tuple[int, list[dict[str, Any]]]:
     total = await conn.fetchval("SELECT count(*) FROM dead_letters")
+    # Each raw is masked and at most 64 KiB (store.insert_dead_letters), so a page is
+    # bounded; `length` and `sha256` describe the original input.
     rows = await conn.fetch(
-        "SELECT received_at, reason, raw FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2",
+        "SELECT received_at, source_ref, reason, raw, length, sha256, truncated"
+        " FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2",
         limit,
         offset,
     )
     items = [
         {
             "received_at": r["received_at"],
+            "source": r["source_ref"],
             "reason": r["reason"],
             "raw": bytes(r["raw"]).decode("utf-8", errors="replace"),
+            "length": r["length"],
+            "sha256": r["sha256"],
+            "truncated": r["truncated"],
         }
         for r in rows
     ]
     return total, items
+
+
+async def pilgrims_by_passport(conn: asyncpg.Connection, passport_hash: str) -> list[str]:
+    """Ids of the pilgrims whose registration carried the passport with this keyed hash."""
+    rows = await conn.fetch(
+        "SELECT pilgrim_id FROM pilgrims WHERE passport_hash = $1 ORDER BY pilgrim_id",
+        passport_hash,
+    )
+    return [r["pilgrim_id"] for r in rows]
 
 
 async def reconciler(conn: asyncpg.Connection) -> dict[str, Any]:
