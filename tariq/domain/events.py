@@ -243,6 +243,8 @@ def check_raw(raw: bytes) -> None:
 def _check_escapes(raw: bytes, event: AnyEvent) -> None:
     """Control characters written as escapes, in any string of the object (unknown fields
     and keys included): the typed fields are checked by their patterns as well."""
+    if b"\x7f" in raw:  # JSON lets DEL stand unescaped in a string
+        raise InvalidEvent("control character in a string (U+0000-U+001F, U+007F)")
     if b"\\" not in raw:
         return
     lines_ok = isinstance(event, IataMessage)
