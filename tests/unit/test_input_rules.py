@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -35,6 +36,7 @@ from tariq.domain.records import (
     passport_hashes,
 )
 from tariq.services.intake import MAX_EVENTS, TooManyEvents, split_body
+from tariq.services.replay import read_lines
 
 AT = "2026-05-18T04:10:00Z"
 VALID: list[dict[str, Any]] = [
@@ -336,3 +338,19 @@ def test_more_than_10000_events_is_too_many() -> None:
         split_body(b"[" + b",".join([b"{}"] * (MAX_EVENTS + 1)) + b"]")
     with pytest.raises(TooManyEvents):
         split_body(b"{}\n" * (MAX_EVENTS + 1))
+
+
+# ---- replay files ------------------------------------------------------------------------
+
+
+def test_replay_sends_bad_lines_for_dead_letters_and_reports_unsendable_ones(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.jsonl"
+    lines = [raw(5), b"[" * 1000 + b"]" * 1000, raw(5, flight_id="A\x00"), b"x" * 1_000_000]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    oversize: list[int] = []
+    sent = list(read_lines(path, oversize))
+    assert [line.value for line in sent] == lines[:3]  # the worker dead-letters 2 and 3
+    assert [line.key is not None for line in sent] == [True, False, False]
+    assert oversize == [4]
