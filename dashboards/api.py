@@ -9,7 +9,7 @@ import re
 import msgspec
 from aiohttp import web
 
-from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
+from dashboards.keys import LIVE, PII_KEY, PLANNER, POOL, PRINCIPAL, PRODUCER
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
@@ -92,7 +92,8 @@ async def post_events(request: web.Request) -> web.Response:
         return error(400, "empty body: send a JSON array of events, or JSON Lines")
     app = request.app
     try:
-        outcome = await Intake(app[POOL], app[LIVE], app[PRODUCER]).take(body)
+        intake = Intake(app[POOL], app[LIVE], app[PRODUCER], await pii_key_of(app))
+        outcome = await intake.take(body)
     except TooManyEvents:
         return error(413, too_large)
     except UnreadableBody as exc:
@@ -141,8 +142,8 @@ async def find_pilgrims(request: web.Request) -> web.Response:
     passport_no = request.query.get("passport_no", "")
     if not 1 <= len(passport_no) <= 64 or not passport_no.isprintable():
         return error(400, "passport_no must be 1 to 64 printable characters")
+    key = await pii_key_of(request.app)
     async with request.app[POOL].acquire() as conn:
-        key = await store.pii_key(conn, pii_key_setting())
         found = await reads.pilgrims_by_passport(conn, passport_hash(key, passport_no))
     return json_response({"pilgrim_ids": found})
 
@@ -247,6 +248,15 @@ async def get_truck_plan(request: web.Request) -> web.Response:
             "unplanned_hotels": sorted(h for h in lanes if h not in hotels),
         }
     )
+
+
+async def pii_key_of(app: web.Application) -> bytes:
+    """The key of passport hashes (`TARIQ_PII_KEY`, or the one kept in PostgreSQL), read
+    once per process."""
+    if PII_KEY not in app:
+        async with app[POOL].acquire() as conn:
+            app[PII_KEY] = await store.pii_key(conn, pii_key_setting())
+    return app[PII_KEY]
 
 
 async def planner_of(app: web.Application) -> EtaPlanner:

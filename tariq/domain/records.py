@@ -9,6 +9,7 @@ and SHA-256; the journal keeps the event with its passport number masked
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -40,6 +41,7 @@ from tariq.domain.events import (
 )
 
 MASK: Final = "[masked]"
+HASH_PREFIX: Final = "hmac:"
 MAX_DEAD_LETTER_BYTES: Final = 64 * 1024
 MAX_REASON_CHARS: Final = 1_000
 # `"passport_no": "…"` anywhere in a text, parseable or not (the key may be escaped).
@@ -150,8 +152,26 @@ def normalise_passport(passport_no: str) -> str:
 
 
 def passport_hash(key: bytes, passport_no: str) -> str:
-    """The keyed hash kept instead of a passport number (HMAC-SHA256, hex)."""
-    return hmac.new(key, normalise_passport(passport_no).encode(), hashlib.sha256).hexdigest()
+    """The keyed hash kept instead of a passport number: `hmac:` and the HMAC-SHA256 in
+    unpadded base64url (48 characters, so it still fits the field's 64). A value that is
+    already such a hash (the HTTP intake seals registrations) is returned as it is."""
+    if passport_no.startswith(HASH_PREFIX):
+        return passport_no
+    digest = hmac.new(key, normalise_passport(passport_no).encode(), hashlib.sha256).digest()
+    return HASH_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def seal_passport(raw: bytes, event: AnyEvent, key: bytes) -> bytes:
+    """A registration's JSON with its passport number replaced by the keyed hash (what the
+    HTTP intake publishes, so the input topic never carries the number); other events and
+    registrations without a passport number are returned unchanged."""
+    if not isinstance(event, PilgrimRegistered) or event.passport_no is None:
+        return raw
+    if event.passport_no.startswith(HASH_PREFIX):
+        return raw
+    parsed = orjson.loads(raw)
+    parsed["passport_no"] = passport_hash(key, event.passport_no)
+    return orjson.dumps(parsed)
 
 
 def journal_payload(item: Accepted) -> str:

@@ -6,7 +6,8 @@ publish the good ones to the input topic.
 Limits (contract v1.1 section 3): a body is at most 10 MiB (the handler reads it with a
 bounded reader) and 10,000 events, else 413 and nothing is taken. A body that is neither
 a JSON array nor JSON Lines of objects is one dead letter and a 400. Each item keeps its
-exact bytes: what is published is what was posted.
+exact bytes: what is published is what was posted, except that a registration's passport
+number is replaced by its keyed hash (`seal_passport`), so the topic never carries it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tariq.adapters.db import store
 from tariq.adapters.kafka import EventProducer
 from tariq.adapters.live import LiveMirror
 from tariq.domain.events import InvalidEvent, decode_event, partition_key
-from tariq.domain.records import DeadLetter
+from tariq.domain.records import DeadLetter, seal_passport
 
 HTTP_SCOPE: Final = "http"
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
@@ -111,10 +112,13 @@ def split_body(body: bytes) -> list[bytes]:
 
 
 class Intake:
-    def __init__(self, pool: asyncpg.Pool, live: LiveMirror, producer: EventProducer) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, live: LiveMirror, producer: EventProducer, pii_key: bytes
+    ) -> None:
         self.pool = pool
         self.live = live
         self.producer = producer
+        self.pii_key = pii_key
 
     async def take(self, body: bytes) -> IntakeOutcome:
         """Dead-letter the body's bad items, then publish its valid events. Raises
@@ -141,7 +145,8 @@ class Intake:
                 if len(rejected) < MAX_REJECTED_LISTED:
                     rejected.append({"index": index, "error": dead[-1].reason[:MAX_ERROR_CHARS]})
                 continue
-            to_send.append((partition_key(event).encode(), raw))
+            # A passport number goes onto the topic only as its keyed hash.
+            to_send.append((partition_key(event).encode(), seal_passport(raw, event, self.pii_key)))
         # Dead letters first: once anything is published, the request must not fail.
         await self.keep_rejected(dead)
         await self.producer.send_many(to_send)

@@ -12,7 +12,7 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tariq.adapters.kafka import bootstrap_servers, ensure_topics
 from tariq.config import load_settings
@@ -196,7 +196,7 @@ async def test_a_body_of_junk_lines_is_one_dead_letter_and_a_small_answer(api: A
 
 
 async def test_passport_numbers_are_never_stored_or_shown(
-    api: Api, db: asyncpg.Connection, service: RunningService
+    api: Api, db: asyncpg.Connection, service: RunningService, space: Isolated
 ) -> None:
     passport = "A9988776"
     good = ev("r1", "pilgrim.registered", pilgrim_id="P1", group_id="G1", flight_id=FLIGHT,
@@ -225,6 +225,21 @@ async def test_passport_numbers_are_never_stored_or_shown(
     device = service.token("device")
     status, _ = await api.get(f"/api/pilgrims?passport_no={passport}", token=device)
     assert status == 403
+    # The HTTP intake forwarded the registration with the keyed hash, not the number.
+    consumer = AIOKafkaConsumer(
+        f"{space.namespace}.events",
+        bootstrap_servers=bootstrap_servers(space.env["TARIQ_KAFKA_URL"]),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        messages = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    values = [m.value for batch in messages.values() for m in batch]
+    assert any(b'"r1"' in v for v in values if v)
+    assert not any(passport.encode() in v for v in values if v)
 
 
 async def test_limit_and_offset_are_strict_whole_numbers(api: Api) -> None:

@@ -19,6 +19,7 @@ from tariq.domain.events import (
     MAX_EVENT_BYTES,
     AnyEvent,
     InvalidEvent,
+    PilgrimRegistered,
     decode_event,
     event_from_object,
     json_depth_exceeds,
@@ -34,6 +35,7 @@ from tariq.domain.records import (
     mask_personal_data,
     passport_hash,
     passport_hashes,
+    seal_passport,
 )
 from tariq.services.intake import MAX_EVENTS, TooManyEvents, split_body
 from tariq.services.replay import read_lines
@@ -308,6 +310,18 @@ def test_passport_hash_is_keyed_and_normalised() -> None:
     assert "X1234567" not in passport_hash(b"k", "X1234567")
     item = Accepted(InputRecord(raw(2), "t", 0, 1), decode_event(raw(2)))
     assert passport_hashes(b"k", [item]) == [("P1", "e2", passport_hash(b"k", "X1234567"))]
+
+
+def test_the_intake_publishes_a_registration_with_the_hash_not_the_number() -> None:
+    sealed = seal_passport(raw(2), decode_event(raw(2)), b"k")
+    assert b"X1234567" not in sealed
+    event = decode_event(sealed)  # still a valid event: the hash fits the id limit
+    assert isinstance(event, PilgrimRegistered)
+    assert event.passport_no == passport_hash(b"k", "X1234567")
+    # The worker keeps a sealed value as it is, so both paths give the same hash.
+    item = Accepted(InputRecord(sealed, "t", 0, 1), event)
+    assert passport_hashes(b"k", [item]) == [("P1", "e2", passport_hash(b"k", "X1234567"))]
+    assert seal_passport(raw(5), decode_event(raw(5)), b"k") == raw(5)
 
 
 # ---- splitting a posted body -------------------------------------------------------------
