@@ -4,6 +4,7 @@ and the worker never raises (issue 11)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,7 @@ import pytest
 from stream.ingest import BatchProcessor
 from tariq.adapters.db import create_pool, migrate, reads, store
 from tariq.adapters.live import LiveMirror
-from tariq.domain.records import InputRecord, passport_hash
+from tariq.domain.records import DeadLetter, InputRecord, passport_hash
 
 pytestmark = pytest.mark.integration
 
@@ -165,3 +166,18 @@ async def test_passport_number_is_kept_only_as_a_keyed_hash(
     everything = " ".join(stored)
     for passport in ("X7654321", "X1234567", "B0000001"):
         assert passport not in everything
+
+
+async def test_a_page_of_dead_letters_stays_small(pool: asyncpg.Pool) -> None:
+    big = b'{"passport_no": "Q7777777", "pad": "' + b"p" * 300_000 + b'"}'
+    letters = [DeadLetter.of(f"http:x:{i}", "http", "too large", big) for i in range(3)]
+    async with pool.acquire() as conn:
+        assert len(await store.insert_dead_letters(conn, letters)) == 3
+        _, few = await reads.dead_letters(conn, 10, 0)
+        _, many = await reads.dead_letters(conn, 100_000, 0)
+    assert [len(i["raw"]) for i in few] == [64 * 1024] * 3
+    assert [len(i["raw"]) for i in many] == [1024] * 3  # 32 MiB / 100,000, at least 1 KiB
+    for item in few + many:
+        assert item["truncated"] and item["length"] == len(big)
+        assert item["sha256"] == hashlib.sha256(big).hexdigest()
+        assert "Q7777777" not in item["raw"]

@@ -8,6 +8,9 @@ import asyncpg
 
 from tariq.adapters.db import states
 from tariq.domain.events import STAGE_RANK, STAGES
+from tariq.domain.records import MAX_DEAD_LETTER_BYTES
+
+DEAD_LETTER_PAGE_BYTES = 32 * 1024 * 1024
 
 ALERT_COLUMNS = (
     "alert_id, type, status, raised_at, resolved_at, tag, pilgrim_id, flight_id, hotel_id,"
@@ -286,13 +289,18 @@ async def dead_letters(
     conn: asyncpg.Connection, limit: int, offset: int
 ) -> tuple[int, list[dict[str, Any]]]:
     total = await conn.fetchval("SELECT count(*) FROM dead_letters")
-    # Each raw is masked and at most 64 KiB (store.insert_dead_letters), so a page is
-    # bounded; `length` and `sha256` describe the original input.
+    # Each raw is kept masked and at most 64 KiB; a page shows at most DEAD_LETTER_PAGE_BYTES
+    # of raw input in all (each item's share, at least 1 KiB), so even 100,000 items stay
+    # small. `truncated` says the raw shown is not the whole input; `length` and `sha256`
+    # describe the original.
+    shown = max(1024, min(MAX_DEAD_LETTER_BYTES, DEAD_LETTER_PAGE_BYTES // limit))
     rows = await conn.fetch(
-        "SELECT received_at, source_ref, reason, raw, length, sha256, truncated"
+        "SELECT received_at, source_ref, reason, substring(raw FROM 1 FOR $3) AS raw, length,"
+        " sha256, truncated OR octet_length(raw) > $3 AS truncated"
         " FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2",
         limit,
         offset,
+        shown,
     )
     items = [
         {
