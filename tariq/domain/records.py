@@ -169,21 +169,32 @@ def seal_passport(raw: bytes, event: AnyEvent, key: bytes) -> bytes:
         return raw
     if event.passport_no.startswith(HASH_PREFIX):
         return raw
-    parsed = orjson.loads(raw)
-    parsed["passport_no"] = passport_hash(key, event.passport_no)
-    return orjson.dumps(parsed)
+    return replace_passport(raw, passport_hash(key, event.passport_no))
 
 
 def journal_payload(item: Accepted) -> str:
     """The text the journal keeps for an event: as received, except that a passport
-    number is masked (a registration is re-encoded with `passport_no` masked)."""
+    number is masked."""
     value = item.record.value
     event = item.event
     if isinstance(event, PilgrimRegistered) and event.passport_no is not None:
-        parsed = orjson.loads(value)
-        parsed["passport_no"] = MASK
-        return orjson.dumps(parsed).decode()
+        return replace_passport(value, MASK).decode("utf-8")
     return mask_personal_data(value, names=False).decode("utf-8")
+
+
+def replace_passport(raw: bytes, new_value: str) -> bytes:
+    """A registration's JSON text with `passport_no` set to `new_value`, otherwise byte for
+    byte as received; re-encoded only when the key is spelt with unusual escapes. Raises
+    InvalidEvent when it cannot be done (the input is then a dead letter)."""
+    replaced = _PASSPORT_JSON.sub(rb"\1" + orjson.dumps(new_value), raw)
+    try:
+        if getattr(decode_event(replaced), "passport_no", None) == new_value:
+            return replaced
+        parsed = orjson.loads(raw)
+        parsed["passport_no"] = new_value
+        return orjson.dumps(parsed)
+    except (InvalidEvent, orjson.JSONDecodeError, orjson.JSONEncodeError) as exc:
+        raise InvalidEvent(f"`passport_no` could not be masked: {exc}") from None
 
 
 def passport_hashes(key: bytes, accepted: Iterable[Accepted]) -> list[tuple[str, str, str | None]]:

@@ -139,14 +139,15 @@ class Intake:
         for index, raw in enumerate(items):
             try:
                 event = decode_event(raw)
+                # A passport number goes onto the topic only as its keyed hash.
+                raw = seal_passport(raw, event, self.pii_key)
             except InvalidEvent as exc:
                 reason = str(exc)
                 dead.append(DeadLetter.of(f"{request_ref}:{index}", HTTP_SCOPE, reason, raw))
                 if len(rejected) < MAX_REJECTED_LISTED:
                     rejected.append({"index": index, "error": dead[-1].reason[:MAX_ERROR_CHARS]})
                 continue
-            # A passport number goes onto the topic only as its keyed hash.
-            to_send.append((partition_key(event).encode(), seal_passport(raw, event, self.pii_key)))
+            to_send.append((partition_key(event).encode(), raw))
         # Dead letters first: once anything is published, the request must not fail.
         await self.keep_rejected(dead)
         await self.producer.send_many(to_send)
