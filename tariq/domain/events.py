@@ -1,8 +1,10 @@
 """The public contract's events (contract.md section 1), validated with msgspec.
 
-One tagged union decodes and validates an event in one pass (~1 µs each), so the
-stream and the web tier share exactly the same rules. Unknown extra fields are
-ignored for forward compatibility; everything the contract names is checked.
+One tagged union decodes and validates an event in one pass, after checks on the raw
+bytes (size, UTF-8, nesting depth) and followed by the string rule (no control
+character anywhere) — a few µs an event — so the stream, the web tier and replay share
+exactly the same rules (contract v1.1 "Limits and strings"; docs/security.md). Unknown
+extra fields are ignored for forward compatibility but obey the string rule.
 """
 
 from __future__ import annotations
