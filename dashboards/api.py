@@ -3,43 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from functools import partial
 
 import msgspec
 from aiohttp import web
 
 from dashboards import triage_api
-from dashboards.keys import LIVE, PLANNER, POOL, PRINCIPAL, PRODUCER
+from dashboards.keys import LIVE, PII_KEY, PLANNER, POOL, PRINCIPAL, PRODUCER
 from dashboards.metrics import observe_intake
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
 from routing.eta import EtaPlanner
 from routing.geo import AIRPORTS
-from tariq.adapters.db import airports, reads
+from tariq.adapters.db import airports, reads, store
+from tariq.config import pii_key_setting
 from tariq.domain.alerts import ALERT_TYPES
+from tariq.domain.records import passport_hash
 from tariq.domain.tokens import may_post
-from tariq.services.intake import Intake, UnreadableBody
+from tariq.services.intake import (
+    MAX_BODY_BYTES,
+    MAX_EVENTS,
+    Intake,
+    TooManyEvents,
+    UnreadableBody,
+)
 
 MAX_LIMIT = 100_000
-MAX_OFFSET = 1_000_000_000  # PostgreSQL's OFFSET is a bigint: a larger one would be a 500
+# Far beyond any table here, and safely inside PostgreSQL's OFFSET range.
+MAX_OFFSET = 1_000_000_000
 DEFAULT_LIMIT = 1_000
+_DIGITS = re.compile(r"[0-9]{1,13}")
+
+
+def whole_number(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """A query parameter that must be plain decimal digits within [low, high]: no sign,
+    exponent, underscore, space or non-ASCII digit (so `1e3`, `+5`, `1_000` are 400s)."""
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"{name} must be a whole number from {low} to {high}"}),
+            content_type="application/json",
+        )
+    return int(text)
 
 
 def page(request: web.Request) -> tuple[int, int]:
-    """`limit` (default 1,000, at most 100,000) and `offset` of a list endpoint."""
-    try:
-        limit = int(request.query.get("limit", DEFAULT_LIMIT))
-        offset = int(request.query.get("offset", 0))
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text='{"error": "limit and offset must be whole numbers"}',
-            content_type="application/json",
-        ) from None
-    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:
-        raise web.HTTPBadRequest(
-            text=f'{{"error": "limit must be 1 to {MAX_LIMIT} and offset 0 to {MAX_OFFSET}"}}',
-            content_type="application/json",
-        )
+    """`limit` (default 1,000, 1 to 100,000) and `offset` (0 to 10^9) of a list endpoint."""
+    limit = whole_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = whole_number(request, "offset", 0, 0, MAX_OFFSET)
     return limit, offset
 
 
@@ -53,22 +68,49 @@ async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+async def read_bounded(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to be over `limit` bytes (by its
+    Content-Length, or while streaming it): never more than `limit` + one chunk in memory."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(256 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
 @allow("device", "operator")
 async def post_events(request: web.Request) -> web.Response:
-    body = await request.read()
+    too_large = f"a body is at most {MAX_BODY_BYTES} bytes and {MAX_EVENTS} events"
+    body = await read_bounded(request, MAX_BODY_BYTES)
+    if body is None:
+        return error(413, too_large)
     if not body.strip():
         return error(400, "empty body: send a JSON array of events, or JSON Lines")
     app = request.app
     try:
-        outcome = await Intake(app[POOL], app[LIVE], app[PRODUCER]).take(
-            # A device token bound to a vehicle posts only its positions (docs/security.md).
-            body,
-            screen=partial(may_post, request[PRINCIPAL]),
-        )
+        intake = Intake(app[POOL], app[LIVE], app[PRODUCER], await pii_key_of(app))
+        # A device token bound to a vehicle posts only its positions (docs/security.md).
+        outcome = await intake.take(body, screen=partial(may_post, request[PRINCIPAL]))
+    except TooManyEvents:
+        return error(413, too_large)
     except UnreadableBody as exc:
-        return error(400, f"the body is not a JSON array of events: {exc}")
-    observe_intake(app, outcome.accepted, len(outcome.rejected))
-    return json_response({"accepted": outcome.accepted, "rejected": outcome.rejected}, status=202)
+        return error(400, f"the body is not a JSON array of events, nor JSON Lines: {exc}")
+    observe_intake(app, outcome.accepted, outcome.rejected_total)
+    return json_response(
+        {
+            "accepted": outcome.accepted,
+            "rejected": outcome.rejected,
+            "rejected_total": outcome.rejected_total,
+        },
+        status=202,
+    )
 
 
 @allow("operator", "hotel")
@@ -97,6 +139,19 @@ async def get_dead_letters(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         total, items = await reads.dead_letters(conn, limit, offset)
     return json_response({"total": total, "limit": limit, "offset": offset, "items": items})
+
+
+@allow("operator")
+async def find_pilgrims(request: web.Request) -> web.Response:
+    """`GET /api/pilgrims?passport_no=…`: the ids of the pilgrims registered with that
+    passport number, found by its keyed hash (the number itself is never stored)."""
+    passport_no = request.query.get("passport_no", "")
+    if not 1 <= len(passport_no) <= 64 or not passport_no.isprintable():
+        return error(400, "passport_no must be 1 to 64 printable characters")
+    key = await pii_key_of(request.app)
+    async with request.app[POOL].acquire() as conn:
+        found = await reads.pilgrims_by_passport(conn, passport_hash(key, passport_no))
+    return json_response({"pilgrim_ids": found})
 
 
 @allow("operator")
@@ -179,12 +234,7 @@ async def get_truck_plan(request: web.Request) -> web.Response:
     airport = request.query.get("airport", "JED")
     if airport not in AIRPORTS:
         return error(400, "airport must be JED or MED")
-    try:
-        capacity = int(request.query.get("capacity", "200"))
-    except ValueError:
-        return error(400, "capacity must be a whole number of bags")
-    if not 1 <= capacity <= 10_000:
-        return error(400, "capacity must be 1 to 10,000 bags")
+    capacity = whole_number(request, "capacity", 200, 1, 10_000)
     async with request.app[POOL].acquire() as conn:
         waiting = await reads.bags_waiting_for_trucks(conn, airport)
     lanes: dict[str, list[str]] = {}
@@ -214,6 +264,15 @@ async def get_truck_plan(request: web.Request) -> web.Response:
             "unplanned_hotels": sorted(h for h in lanes if h not in hotels),
         }
     )
+
+
+async def pii_key_of(app: web.Application) -> bytes:
+    """The key of passport hashes (`TARIQ_PII_KEY`, or the one kept in PostgreSQL), read
+    once per process."""
+    if PII_KEY not in app:
+        async with app[POOL].acquire() as conn:
+            app[PII_KEY] = await store.pii_key(conn, pii_key_setting())
+    return app[PII_KEY]
 
 
 async def planner_of(app: web.Application) -> EtaPlanner:

@@ -257,8 +257,10 @@ PATHS: Final[dict[str, Schema]] = {
                             "accepted": INT,
                             "rejected": {
                                 "type": "array",
+                                "description": "the first 100 rejected items",
                                 "items": _object({"index": INT, "error": STR}),
                             },
+                            "rejected_total": INT,
                         }
                     ),
                     "Taken: what was accepted, and why the others were rejected",
@@ -292,6 +294,13 @@ PATHS: Final[dict[str, Schema]] = {
             )
         ),
         PAGING,
+        ("400", "401", "403"),
+    ),
+    "/api/pilgrims": _get(
+        "The ids of the pilgrims registered with a passport number (found by its keyed hash;"
+        " the number itself is never stored)",
+        _ok(_object({"pilgrim_ids": {"type": "array", "items": STR}})),
+        [{**_query("passport_no", "the passport number (1 to 64 characters)"), "required": True}],
         ("400", "401", "403"),
     ),
     "/api/pilgrims/{pilgrim_id}": _get(

@@ -23,6 +23,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/bags/{tag}", api.get_bag)
     app.router.add_get("/api/summary", api.get_summary)
     app.router.add_get("/api/dead-letters", api.get_dead_letters)
+    app.router.add_get("/api/pilgrims", api.find_pilgrims)
     app.router.add_get("/api/pilgrims/{pilgrim_id}", api.get_pilgrim)
     app.router.add_get("/api/flights/{flight_id}", api.get_flight)
     app.router.add_get("/api/hotels/{hotel_id}/bags", api.get_hotel_bags)

@@ -25,6 +25,7 @@ from tagging.iata import IataParseError, translate
 from tariq.adapters.db import states, store
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
+from tariq.config import pii_key_setting
 from tariq.domain import feed
 from tariq.domain.entities import VehicleState
 from tariq.domain.events import (
@@ -44,6 +45,7 @@ from tariq.domain.records import (
     child_event_id,
     decode_batch,
     fold,
+    passport_hashes,
     touched_entities,
 )
 
@@ -87,17 +89,31 @@ def translate_iata(
             log.info(
                 "unparseable IATA message dead-lettered", extra={"event_ids": [event.event_id]}
             )
-            dead.append(
-                DeadLetter(
-                    item.record.source_ref,
-                    item.record.scope,
-                    f"unparseable IATA message: {exc}",
-                    item.record.value,
-                )
-            )
+            reason = f"unparseable IATA message: {exc}"
+        except Exception as exc:  # a message the parser did not foresee must not stop us
+            log.warning("IATA translation failed at %s: %s", item.record.source_ref, type(exc))
+            reason = f"unparseable IATA message: {type(exc).__name__}"
+        else:
+            derived.extend(children)
             continue
-        derived.extend(children)
+        dead.append(
+            DeadLetter.of(item.record.source_ref, item.record.scope, reason, item.record.value)
+        )
     return derived, dead
+
+
+# What a record's content can make PostgreSQL or our own code refuse: the batch is
+# bisected to find the records responsible (dead-lettered), and the rest goes on.
+# Transient failures (connection, deadlock, serialization) are not in this list.
+POISON: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    UnicodeError,
+    RecursionError,
+    OverflowError,
+    ValueError,
+    TypeError,
+)
 
 
 class BatchProcessor:
@@ -105,10 +121,49 @@ class BatchProcessor:
         self.pool = pool
         self.live = live
         self.republish = republish
+        self._pii_key: bytes | None = None
 
     async def process(self, records: Sequence[InputRecord]) -> BatchOutcome:
-        """Process a batch; a transaction PostgreSQL aborted (a deadlock between batches in
-        flight, a serialization failure) rolled back whole, so it is simply run again."""
+        """Process a batch; input that PostgreSQL (or the decoding) refuses never stops
+        the worker: the batch is split in halves until the records responsible are alone,
+        and those are dead-lettered with the reason and their source offset."""
+        try:
+            return await self._retried(records)
+        except POISON as exc:
+            if len(records) == 1:
+                return await self._reject(records[0], exc)
+            log.warning(
+                "batch of %d refused (%s); isolating the records responsible",
+                len(records),
+                type(exc).__name__,
+            )
+        middle = len(records) // 2
+        first = await self.process(records[:middle])
+        second = await self.process(records[middle:])
+        return BatchOutcome(
+            first.processed + second.processed,
+            first.duplicates + second.duplicates,
+            first.rejected + second.rejected,
+            first.bags_changed + second.bags_changed,
+        )
+
+    async def _reject(self, record: InputRecord, exc: BaseException) -> BatchOutcome:
+        """Dead-letter one record that could not be processed, and count it."""
+        reason = f"refused while processing: {type(exc).__name__}: {exc}"
+        log.warning("dead-lettered %s: %s", record.source_ref, type(exc).__name__)
+        dead = DeadLetter.of(record.source_ref, record.scope, reason, record.value)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await store.lock_scopes(conn, [record.scope])
+            new = await store.insert_dead_letters(conn, [dead])
+            totals = await store.update_scopes(
+                conn, {record.scope: store.ScopeChange(rejected=len(new))}, {}
+            )
+        await self.live.publish_batch(totals, [])
+        return BatchOutcome(0, 0, len(new), 0)
+
+    async def _retried(self, records: Sequence[InputRecord]) -> BatchOutcome:
+        """A transaction PostgreSQL aborted (a deadlock between batches in flight, a
+        serialization failure) rolled back whole, so it is simply run again."""
         for attempt in range(1, RETRIES + 1):
             try:
                 return await self._process(records)
@@ -141,6 +196,7 @@ class BatchProcessor:
                 first[item.event.event_id] = item
         unique = list(first.values())
         scopes = {r.scope for r in records}
+        pii_key = await self.pii_key()
 
         async with self.pool.acquire() as conn, conn.transaction():
             new_ids = await store.insert_journal(conn, unique)
@@ -160,6 +216,7 @@ class BatchProcessor:
             folded = fold(loaded, fresh)
             for kind, changed in folded.changed.items():
                 await states.save(conn, TABLES[kind], list(changed.values()))
+            await store.save_passport_hashes(conn, passport_hashes(pii_key, fresh))
             await states.insert_fixes(
                 conn,
                 [
@@ -204,6 +261,14 @@ class BatchProcessor:
         stream_metrics.observe_batch(records, fresh, true_duplicates, new_dead, started)
         processed = sum(c.processed for c in changes.values())
         return BatchOutcome(processed, len(true_duplicates), len(new_dead), len(bags))
+
+    async def pii_key(self) -> bytes:
+        """The key of passport hashes, resolved once per process (in its own transaction,
+        so that a rolled-back batch never leaves a key that was not kept)."""
+        if self._pii_key is None:
+            async with self.pool.acquire() as conn:
+                self._pii_key = await store.pii_key(conn, pii_key_setting())
+        return self._pii_key
 
 
 def delivery_notices(fresh: Sequence[Accepted], bags: dict[str, Any]) -> list[Notice]:

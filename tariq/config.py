@@ -181,3 +181,9 @@ def load_settings() -> Settings:
             stall_after_s=_env_float("STALL_AFTER_S", defaults.stall_after_s),
         ),
     )
+
+
+def pii_key_setting() -> str | None:
+    """`TARIQ_PII_KEY`: the key of the passport-number hashes; unset, the service
+    generates one and keeps it in PostgreSQL (docs/security.md)."""
+    return _env("PII_KEY")

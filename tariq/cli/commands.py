@@ -72,7 +72,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from tariq.services.replay import replay
+    from tariq.services.replay import OversizeLines, replay
 
     path = Path(args.file)
     if not path.is_file():
@@ -81,10 +81,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = resolved_settings()
     settings.require_urls()
     started = time.perf_counter()
-    sent = asyncio.run(replay(settings, path, speed=args.speed, progress=not args.quiet))
+    status = 0
+    try:
+        sent = asyncio.run(replay(settings, path, speed=args.speed, progress=not args.quiet))
+    except OversizeLines as exc:
+        print(f"tariq replay: {exc}; not sent", file=sys.stderr)
+        sent, status = exc.sent, 1
     elapsed = time.perf_counter() - started
     print(f"sent {sent} events in {elapsed:.1f} s ({sent / max(elapsed, 1e-9):,.0f}/s)")
-    return 0
+    return status
 
 
 def _token_store(run: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:

@@ -1,14 +1,24 @@
 """What one batch of input messages means, pure: decoding, dead letters, duplicates
-within the batch, and the bag state changes. The I/O around it is in stream/processor.py.
+within the batch, and the bag state changes. The I/O around it is in stream/ingest.py.
+
+Personal data (contract v1.1): a passport number is never kept in clear. Dead letters
+keep the raw input masked (`mask_personal_data`) and truncated, with the original length
+and SHA-256; the journal keeps the event with its passport number masked
+(`journal_payload`); the pilgrims table keeps a keyed hash (`passport_hash`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+import orjson
 
 from tariq.domain.bags import BagState
 from tariq.domain.entities import FlightState, HotelState, PilgrimState, VehicleState
@@ -29,6 +39,21 @@ from tariq.domain.events import (
     VehiclePosition,
     decode_event,
 )
+
+MASK: Final = "[masked]"
+HASH_PREFIX: Final = "hmac:"
+MAX_DEAD_LETTER_BYTES: Final = 64 * 1024
+MAX_REASON_CHARS: Final = 1_000
+# `"passport_no": "…"` anywhere in a text, parseable or not (the key may be escaped).
+_PASSPORT_JSON: Final = re.compile(
+    rb'("(?:passport_no|passport\\u005[fF]no)"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.DOTALL
+)
+# IATA Type B elements that carry personal data: the passenger name (`.P/`) and an APIS
+# document (`DOCS`/`PSPT`, the passport number among them), to the end of the line.
+_LINE_START: Final = rb"(?:^|(?<=\n)|(?<=\r)|(?<=\\n)|(?<=\\r))"
+_IATA_NAME: Final = re.compile(_LINE_START + rb"(\.P/)[^\r\n\\\"]*")
+_IATA_DOCUMENT: Final = re.compile(rb"(?<![A-Z])((?:DOCS|PSPT)[ /])[^\r\n\\\"]*")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +80,47 @@ class InputRecord:
         return f"p{self.partition}"
 
 
+def mask_personal_data(raw: bytes, *, names: bool = True) -> bytes:
+    """The input with every recognisable passport number (a JSON `passport_no`, an IATA
+    document element) replaced by a mask, and with `names` the IATA passenger element too;
+    works on any bytes, JSON or not."""
+    mask = MASK.encode()
+    if b"passport" in raw:
+        raw = _PASSPORT_JSON.sub(rb'\1"' + mask + rb'"', raw)
+    if b"DOCS" in raw or b"PSPT" in raw:
+        raw = _IATA_DOCUMENT.sub(rb"\1" + mask, raw)
+    if names and b".P/" in raw:
+        raw = _IATA_NAME.sub(rb"\1" + mask, raw)
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """Bad input kept for an operator: masked, at most 64 KiB, with the original's length
+    and SHA-256. Build one with `DeadLetter.of`."""
+
     source_ref: str
     scope: str
     reason: str
     raw: bytes
+    length: int
+    sha256: str
+    truncated: bool
+
+    @classmethod
+    def of(cls, source_ref: str, scope: str, reason: str, raw: bytes) -> DeadLetter:
+        masked = mask_personal_data(raw)
+        clean_reason = _CONTROL.sub("?", reason)[:MAX_REASON_CHARS]
+        clean_reason = mask_personal_data(clean_reason.encode()).decode("utf-8", "replace")
+        return cls(
+            source_ref=source_ref,
+            scope=scope,
+            reason=clean_reason,
+            raw=masked[:MAX_DEAD_LETTER_BYTES],
+            length=len(raw),
+            sha256=hashlib.sha256(raw).hexdigest(),
+            truncated=len(masked) > MAX_DEAD_LETTER_BYTES,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +142,76 @@ def decode_batch(records: Iterable[InputRecord]) -> DecodedBatch:
         try:
             event = decode_event(record.value)
         except InvalidEvent as exc:
-            batch.dead.append(DeadLetter(record.source_ref, record.scope, str(exc), record.value))
+            batch.dead.append(
+                DeadLetter.of(record.source_ref, record.scope, str(exc), record.value)
+            )
             continue
         batch.accepted.append(Accepted(record, event))
     return batch
+
+
+def normalise_passport(passport_no: str) -> str:
+    """The form a passport number is hashed in: upper case, no spaces or hyphens."""
+    return re.sub(r"[\s-]", "", passport_no).upper()
+
+
+def passport_hash(key: bytes, passport_no: str) -> str:
+    """The keyed hash kept instead of a passport number: `hmac:` and the HMAC-SHA256 in
+    unpadded base64url (48 characters, so it still fits the field's 64). A value that is
+    already such a hash (the HTTP intake seals registrations) is returned as it is."""
+    if passport_no.startswith(HASH_PREFIX):
+        return passport_no
+    digest = hmac.new(key, normalise_passport(passport_no).encode(), hashlib.sha256).digest()
+    return HASH_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def seal_passport(raw: bytes, event: AnyEvent, key: bytes) -> bytes:
+    """A registration's JSON with its passport number replaced by the keyed hash (what the
+    HTTP intake publishes, so the input topic never carries the number); other events and
+    registrations without a passport number are returned unchanged."""
+    if not isinstance(event, PilgrimRegistered) or event.passport_no is None:
+        return raw
+    if event.passport_no.startswith(HASH_PREFIX):
+        return raw
+    return replace_passport(raw, passport_hash(key, event.passport_no))
+
+
+def journal_payload(item: Accepted) -> str:
+    """The text the journal keeps for an event: as received, except that a passport
+    number is masked."""
+    value = item.record.value
+    event = item.event
+    if isinstance(event, PilgrimRegistered) and event.passport_no is not None:
+        return replace_passport(value, MASK).decode("utf-8")
+    return mask_personal_data(value, names=False).decode("utf-8")
+
+
+def replace_passport(raw: bytes, new_value: str) -> bytes:
+    """A registration's JSON text with `passport_no` set to `new_value`, otherwise byte for
+    byte as received; re-encoded only when the key is spelt with unusual escapes. Raises
+    InvalidEvent when it cannot be done (the input is then a dead letter)."""
+    replaced = _PASSPORT_JSON.sub(rb"\1" + orjson.dumps(new_value), raw)
+    try:
+        if getattr(decode_event(replaced), "passport_no", None) == new_value:
+            return replaced
+        parsed = orjson.loads(raw)
+        parsed["passport_no"] = new_value
+        return orjson.dumps(parsed)
+    except (InvalidEvent, orjson.JSONDecodeError, orjson.JSONEncodeError) as exc:
+        raise InvalidEvent(f"`passport_no` could not be masked: {exc}") from None
+
+
+def passport_hashes(key: bytes, accepted: Iterable[Accepted]) -> list[tuple[str, str, str | None]]:
+    """(pilgrim_id, event_id, keyed hash or None) of each registration in `accepted`."""
+    return [
+        (
+            a.event.pilgrim_id,
+            a.event.event_id,
+            passport_hash(key, a.event.passport_no) if a.event.passport_no else None,
+        )
+        for a in accepted
+        if isinstance(a.event, PilgrimRegistered)
+    ]
 
 
 def child_event_id(parent_event_id: str, index: int) -> str:

@@ -9,6 +9,9 @@ import asyncpg
 from tariq.adapters.db import states
 from tariq.adapters.db.airports import ALERT_AIRPORT, ALERTS_FROM
 from tariq.domain.events import STAGE_RANK, STAGES
+from tariq.domain.records import MAX_DEAD_LETTER_BYTES
+
+DEAD_LETTER_PAGE_BYTES = 32 * 1024 * 1024
 
 ALERT_COLUMNS = (
     "alert_id, type, status, raised_at, resolved_at, tag, pilgrim_id, flight_id, hotel_id,"
@@ -421,20 +424,41 @@ async def dead_letters(
     conn: asyncpg.Connection, limit: int, offset: int
 ) -> tuple[int, list[dict[str, Any]]]:
     total = await conn.fetchval("SELECT count(*) FROM dead_letters")
+    # Each raw is kept masked and at most 64 KiB; a page shows at most DEAD_LETTER_PAGE_BYTES
+    # of raw input in all (each item's share, at least 1 KiB), so even 100,000 items stay
+    # small. `truncated` says the raw shown is not the whole input; `length` and `sha256`
+    # describe the original.
+    shown = max(1024, min(MAX_DEAD_LETTER_BYTES, DEAD_LETTER_PAGE_BYTES // limit))
     rows = await conn.fetch(
-        "SELECT received_at, reason, raw FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2",
+        "SELECT received_at, source_ref, reason, substring(raw FROM 1 FOR $3) AS raw, length,"
+        " sha256, truncated OR octet_length(raw) > $3 AS truncated"
+        " FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2",
         limit,
         offset,
+        shown,
     )
     items = [
         {
             "received_at": r["received_at"],
+            "source": r["source_ref"],
             "reason": r["reason"],
             "raw": bytes(r["raw"]).decode("utf-8", errors="replace"),
+            "length": r["length"],
+            "sha256": r["sha256"],
+            "truncated": r["truncated"],
         }
         for r in rows
     ]
     return total, items
+
+
+async def pilgrims_by_passport(conn: asyncpg.Connection, passport_hash: str) -> list[str]:
+    """Ids of the pilgrims whose registration carried the passport with this keyed hash."""
+    rows = await conn.fetch(
+        "SELECT pilgrim_id FROM pilgrims WHERE passport_hash = $1 ORDER BY pilgrim_id",
+        passport_hash,
+    )
+    return [r["pilgrim_id"] for r in rows]
 
 
 async def reconciler(conn: asyncpg.Connection) -> dict[str, Any]:

@@ -3,13 +3,14 @@ locks and per-partition counters, batched: each batch costs a fixed number of ro
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from tariq.domain.records import Accepted, DeadLetter
+from tariq.domain.records import Accepted, DeadLetter, journal_payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ async def insert_journal(conn: asyncpg.Connection, accepted: Sequence[Accepted])
         [a.event.occurred_at for a in accepted],
         [getattr(a.event, "tag", None) for a in accepted],
         [a.record.parent_event_id for a in accepted],
-        [a.record.value.decode("utf-8") for a in accepted],
+        [journal_payload(a) for a in accepted],
         [a.record.source_ref for a in accepted],
     )
     return {r["event_id"] for r in rows}
@@ -118,15 +119,47 @@ async def insert_dead_letters(
         return []
     dead = sorted(dead, key=lambda d: d.source_ref)
     rows = await conn.fetch(
-        "INSERT INTO dead_letters (source_ref, reason, raw)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
+        "INSERT INTO dead_letters (source_ref, reason, raw, length, sha256, truncated)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[],"
+        " $6::boolean[])"
         " ON CONFLICT (source_ref) DO NOTHING RETURNING source_ref",
         [d.source_ref for d in dead],
         [d.reason for d in dead],
         [d.raw for d in dead],
+        [d.length for d in dead],
+        [d.sha256 for d in dead],
+        [d.truncated for d in dead],
     )
     new_refs = {r["source_ref"] for r in rows}
     return [d for d in dead if d.source_ref in new_refs]
+
+
+async def save_passport_hashes(
+    conn: asyncpg.Connection, hashes: Sequence[tuple[str, str, str | None]]
+) -> None:
+    """Keep the keyed passport hash of the registration that won (by event time) in the
+    pilgrims table; a registration that lost changes nothing, in any order of arrival."""
+    if hashes:
+        await conn.execute(
+            "UPDATE pilgrims p SET passport_hash = u.hash"
+            " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(pilgrim_id, event_id, hash)"
+            " WHERE p.pilgrim_id = u.pilgrim_id AND p.registered_event_id = u.event_id",
+            [h[0] for h in hashes],
+            [h[1] for h in hashes],
+            [h[2] for h in hashes],
+        )
+
+
+async def pii_key(conn: asyncpg.Connection, configured: str | None) -> bytes:
+    """The key of the passport hashes: `TARIQ_PII_KEY` when set, else one generated at
+    random the first time and kept in PostgreSQL (the same for every process)."""
+    if configured:
+        return configured.encode()
+    await conn.execute(
+        "INSERT INTO service_keys (name, value) VALUES ('pii', $1) ON CONFLICT DO NOTHING",
+        secrets.token_bytes(32),
+    )
+    return bytes(await conn.fetchval("SELECT value FROM service_keys WHERE name = 'pii'"))
 
 
 @dataclass(slots=True)
