@@ -84,6 +84,11 @@ async def test_tokens_expire_are_listed_and_revoked(api: Api, service: RunningSe
     assert unknown.returncode == 2
 
 
+async def _has_fixes(api: Api, vehicle_id: str) -> bool:
+    status, body = await api.get(f"/api/vehicles/{vehicle_id}/track")
+    return status == 200 and bool(body["fixes"])
+
+
 async def _is(status: Any, wanted: int) -> bool:
     return bool(await status == wanted)
 
@@ -107,6 +112,11 @@ async def test_a_bound_device_posts_and_reads_only_its_vehicle(
     )
     assert (status, outcome["accepted"]) == (202, 1)
 
+    # Both buses are known once the worker has processed their positions.
+    for vehicle in ("BUS-1", "BUS-2"):
+        await wait_until(
+            lambda v=vehicle: _has_fixes(api, v), timeout=60, what=f"{vehicle}'s position"
+        )
     base = service.base_url.replace("http", "ws")
     async with aiohttp.ClientSession() as session:
         for token, vehicle in ((bound, "BUS-2"), (unbound, "BUS-1")):

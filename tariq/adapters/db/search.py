@@ -25,7 +25,8 @@ async def search(
     conn: asyncpg.Connection, query: str, per_kind: int = PER_KIND
 ) -> list[dict[str, Any]]:
     """Results `{kind, id, label}`, by kind (bag, pilgrim, group, flight, hotel, vehicle),
-    exact matches first, then in id order."""
+    exact matches first, then in id order. Spaces are ignored (a tag typed in groups), but an
+    id that holds spaces is found as typed too."""
     compact = _SPACES.sub("", query)
     name = _SPACES.sub(" ", query.strip())
     if not compact:
@@ -49,11 +50,12 @@ async def search(
         ]
     rows = await conn.fetch(
         "SELECT pilgrim_id, group_id, flight_id, hotel_id FROM pilgrims"
-        " WHERE upper(pilgrim_id) LIKE $1 ESCAPE '\\'"
+        " WHERE upper(pilgrim_id) LIKE $1 ESCAPE '\\' OR upper(pilgrim_id) LIKE $4 ESCAPE '\\'"
         " ORDER BY upper(pilgrim_id) = $2 DESC, pilgrim_id LIMIT $3",
         id_like,
         exact,
         per_kind,
+        name_like,
     )
     results += [
         {
@@ -65,11 +67,13 @@ async def search(
     ]
     rows = await conn.fetch(
         "SELECT group_id, count(*) AS n, min(flight_id) AS flight_id, min(hotel_id) AS hotel_id"
-        " FROM pilgrims WHERE upper(group_id) LIKE $1 ESCAPE '\\'"
+        " FROM pilgrims"
+        " WHERE upper(group_id) LIKE $1 ESCAPE '\\' OR upper(group_id) LIKE $4 ESCAPE '\\'"
         " GROUP BY group_id ORDER BY upper(group_id) = $2 DESC, group_id LIMIT $3",
         id_like,
         exact,
         per_kind,
+        name_like,
     )
     results += [
         {
