@@ -204,3 +204,86 @@ async def fetch_service_state(
 
 def stage_counts(bags: Iterable[Mapping[str, Any]]) -> Counter[str]:
     return Counter(str(b["stage"]) for b in bags)
+
+
+# ---- alert churn: alerts raised during a run and resolved again before its end -------------
+
+
+@dataclass(frozen=True)
+class AlertChurn:
+    """Alerts of a run by status (and type), against the true open count at the end.
+
+    Every alert the service raised is still open or was resolved; a resolved one was raised
+    and resolved within the run (the service starts empty). Some of those are true (a late
+    delivery closing a `delivery_overdue`); the rest are false alarms of the catch-up.
+    """
+
+    open_by_type: dict[str, int]
+    resolved_by_type: dict[str, int]
+    true_open: int | None = None
+    peak_open: int | None = None
+
+    @property
+    def open(self) -> int:
+        return sum(self.open_by_type.values())
+
+    @property
+    def resolved(self) -> int:
+        return sum(self.resolved_by_type.values())
+
+    @property
+    def raised(self) -> int:
+        return self.open + self.resolved
+
+    @property
+    def resolved_share(self) -> float:
+        return self.resolved / self.raised if self.raised else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "raised": self.raised,
+            "raised_and_resolved": self.resolved,
+            "raised_and_resolved_share": round(self.resolved_share, 5),
+            "open_at_end": self.open,
+            "true_open_at_end": self.true_open,
+            "peak_open_during_run": self.peak_open,
+            "resolved_by_type": dict(sorted(self.resolved_by_type.items())),
+            "open_by_type": dict(sorted(self.open_by_type.items())),
+        }
+
+
+def churn_line(churn: Mapping[str, Any]) -> str:
+    """One line of a report from `AlertChurn.as_dict()`."""
+    return (
+        f"alerts: {churn['raised']:,} raised, {churn['raised_and_resolved']:,} of them resolved "
+        f"within the run ({churn['raised_and_resolved_share']:.2%}), {churn['open_at_end']:,} "
+        f"open at the end (truth: {churn['true_open_at_end']}); peak open during the run "
+        f"{churn['peak_open_during_run']}; resolved by type: {churn['resolved_by_type']}"
+    )
+
+
+async def fetch_alert_churn(
+    base_url: str, token: str, true_open: int | None = None, peak_open: int | None = None
+) -> AlertChurn:
+    """Counts of open and resolved alerts by type (`GET /api/alerts?status=&type=&limit=1`,
+    reading `total`)."""
+    import aiohttp
+
+    from tariq.domain.alerts import ALERT_TYPES
+
+    counts: dict[str, dict[str, int]] = {"open": {}, "resolved": {}}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        for status, by_type in counts.items():
+            for kind in ALERT_TYPES:
+                params = {"status": status, "type": kind, "limit": 1}
+                async with session.get(base_url.rstrip("/") + "/api/alerts", params=params) as r:
+                    r.raise_for_status()
+                    total = int((await r.json()).get("total", 0))
+                if total:
+                    by_type[kind] = total
+    return AlertChurn(counts["open"], counts["resolved"], true_open, peak_open)
+
+
+def open_alerts_in(summary: Mapping[str, Any]) -> int:
+    """The open alerts a `/api/summary` body counts."""
+    return sum(int(n) for n in (summary.get("alerts_open_by_type") or {}).values())
