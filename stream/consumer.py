@@ -16,7 +16,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -25,11 +25,15 @@ from aiokafka.structs import OffsetAndMetadata
 from tariq.adapters.kafka import bootstrap_servers
 from tariq.config import Settings
 from tariq.domain.records import InputRecord
+from tariq.domain.watermark import PartitionProgress
 
 log = logging.getLogger(__name__)
 
 PARENT_HEADER = "tariq-parent"
-Process = Callable[[Sequence[InputRecord]], Coroutine[Any, Any, Any]]
+# (a batch's records, where it leaves each input partition, by scope) -> its outcome
+Process = Callable[
+    [Sequence[InputRecord], Mapping[str, PartitionProgress]], Coroutine[Any, Any, Any]
+]
 
 
 def to_record(message: Any) -> InputRecord:
@@ -95,7 +99,7 @@ class IngestConsumer:
                     continue
                 records = [to_record(m) for messages in fetched.values() for m in messages]
                 offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
-                task = asyncio.create_task(self.process(records))
+                task = asyncio.create_task(self.process(records, self._progress(fetched)))
                 self.in_flight.append((task, offsets))
                 while len(self.in_flight) >= self.settings.concurrency:
                     await self._finish_oldest()
@@ -104,6 +108,18 @@ class IngestConsumer:
             with contextlib.suppress(Exception):
                 await self.drain()
             await self.consumer.stop()
+
+    def _progress(self, fetched: Mapping[TopicPartition, Any]) -> dict[str, PartitionProgress]:
+        """Per scope, where this batch leaves its partition: its next offset and the
+        partition's end (high watermark) from the latest fetch; the difference is the
+        backlog still waiting after the batch (contract v1.1 section 2)."""
+        found = {}
+        for tp, messages in fetched.items():
+            end = self.consumer.highwater(tp)
+            if end is not None:
+                scope = to_record(messages[-1]).scope
+                found[scope] = PartitionProgress(messages[-1].offset + 1, end)
+        return found
 
     async def _finish_oldest(self) -> None:
         task, offsets = self.in_flight[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ from tariq.domain.records import (
     fold,
     touched_entities,
 )
+from tariq.domain.watermark import PartitionProgress
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -100,12 +101,20 @@ class BatchProcessor:
         self.live = live
         self.republish = republish
 
-    async def process(self, records: Sequence[InputRecord]) -> BatchOutcome:
+    async def process(
+        self,
+        records: Sequence[InputRecord],
+        progress: Mapping[str, PartitionProgress] | None = None,
+    ) -> BatchOutcome:
         """Process a batch; a transaction PostgreSQL aborted (a deadlock between batches in
-        flight, a serialization failure) rolled back whole, so it is simply run again."""
+        flight, a serialization failure) rolled back whole, so it is simply run again.
+
+        `progress` says, per scope, where the batch leaves its input partition (the
+        consumer's lag after it); it is recorded with the counters, for the reconciler's
+        judge clock (tariq/domain/watermark.py)."""
         for attempt in range(1, RETRIES + 1):
             try:
-                return await self._process(records)
+                return await self._process(records, progress or {})
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
                 if attempt == RETRIES:
                     raise
@@ -113,7 +122,9 @@ class BatchProcessor:
                 await asyncio.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
-    async def _process(self, records: Sequence[InputRecord]) -> BatchOutcome:
+    async def _process(
+        self, records: Sequence[InputRecord], progress: Mapping[str, PartitionProgress]
+    ) -> BatchOutcome:
         decoded = decode_batch(records)
         derived, iata_dead = translate_iata(decoded.accepted)
         if derived:
@@ -168,7 +179,7 @@ class BatchProcessor:
                 conn, sorted({b.pilgrim_id for b in folded.changed["bag"].values() if b.pilgrim_id})
             )
 
-            changes: dict[str, store.ScopeChange] = {s: store.ScopeChange() for s in scopes}
+            changes = {s: store.ScopeChange(progress=progress.get(s)) for s in scopes}
             for a in fresh:
                 change = changes[a.record.scope]
                 if a.record.parent_event_id is None:

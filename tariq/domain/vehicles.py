@@ -2,10 +2,12 @@
 
 The reconciler (stream/reconciler.py) loads what it needs, calls `judge_vehicles` with it
 and an ETA planner, and saves what comes back. Per vehicle:
-- its status and stall alert follow the rules of tariq/domain/alerts.py;
-- on a trip (not idle) with a known position, the plan (stop order and ETAs, from where
-  the vehicle is) is made again when a new trip began, when there is none, or when the
-  last one is `replan_every` old in the vehicle's time; otherwise the saved one is kept;
+- its status and stall alert follow the rules of tariq/domain/alerts.py (the stall rule
+  is geographic: every vehicle with fixes is judged, whatever it carries);
+- on a trip (it carries something and has left the airport) with a known position, the
+  plan (stop order and ETAs, from where the vehicle is) is made again when a new trip
+  began, when there is none, or when the last one is `replan_every` old in the vehicle's
+  time; otherwise the saved one is kept;
 - a new trip's plan makes a `bags_en_route` notice per hotel it carries bags for;
 - the next stop is the plan's first stop that still has a load on board;
 - the vehicle's view (status, next stop, ETA) is published only when it changed.
@@ -22,7 +24,7 @@ import orjson
 
 from routing.eta import Destination, PlannedStop
 from tariq.config import AlertThresholds
-from tariq.domain.alerts import Alert, Carried, Fix, judge_vehicle
+from tariq.domain.alerts import Alert, Carried, Fix, judge_vehicle, on_trip
 from tariq.domain.entities import HotelState, VehicleState
 from tariq.domain.notices import Notice, bags_en_route
 
@@ -136,12 +138,16 @@ def judge_one(
     thresholds: AlertThresholds,
     planner: Planner,
     replan_every: timedelta,
+    stall_hotels: Sequence[tuple[float, float]],
 ) -> VehicleOutcome:
-    status, judgement = judge_vehicle(vehicle_id, fixes, load.since, clock, thresholds)
+    status, judgement = judge_vehicle(
+        vehicle_id, fixes, load.since, clock, thresholds, stall_hotels
+    )
     plan: str | None = None
     planned_at: datetime | None = None
     notices: list[Notice] = []
-    if status != "idle" and position is not None and position.at is not None:
+    travelling = on_trip(load.since, fixes)
+    if travelling and position is not None and position.at is not None:
         if needs_plan(before, load.since, position.at, replan_every):
             # From where the vehicle is now: the ETA follows its progress.
             planned_at = position.at
@@ -174,8 +180,11 @@ def judge_vehicles(
     thresholds: AlertThresholds,
     planner: Planner,
     replan_every: timedelta,
+    *,
+    stall_hotels: Sequence[tuple[float, float]],
 ) -> VehiclesRound:
-    """Judge each vehicle, in the given order; a vehicle never judged before was idle."""
+    """Judge each vehicle, in the given order; a vehicle never judged before was idle.
+    `hotels` are the destinations' hotels; `stall_hotels` every registered hotel's place."""
     result = VehiclesRound([], [], [], [])
     for v in vehicle_ids:
         outcome = judge_one(
@@ -189,6 +198,7 @@ def judge_vehicles(
             thresholds,
             planner,
             replan_every,
+            stall_hotels,
         )
         result.judgements.append(outcome.judgement)
         result.alerts.extend(outcome.alerts)
