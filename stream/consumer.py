@@ -84,6 +84,8 @@ class IngestConsumer:
         )
         self.in_flight: collections.deque[tuple[asyncio.Task[Any], dict[TopicPartition, int]]]
         self.in_flight = collections.deque()
+        # Per partition, the next offset after the batches done (for the lag reports).
+        self.done_to: dict[TopicPartition, int] = {}
 
     async def run(self) -> None:
         self.consumer.subscribe([self.settings.events_topic], listener=_Drain(self))
@@ -110,21 +112,29 @@ class IngestConsumer:
             await self.consumer.stop()
 
     def _progress(self, fetched: Mapping[TopicPartition, Any]) -> dict[str, PartitionProgress]:
-        """Per scope, where this batch leaves its partition: its next offset and the
-        partition's end (high watermark) from the latest fetch; the difference is the
-        backlog still waiting after the batch (contract v1.1 section 2)."""
+        """Per scope, where this batch leaves each partition this worker reads: the next
+        offset (after this batch's records, or after the batches already done) and the
+        partition's end (high watermark) from its latest fetch; the difference is the
+        backlog still waiting (contract v1.1 section 2). Every batch reports every assigned
+        partition, so a partition waiting for its turn in the fetch buffer keeps a fresh
+        lag report, and one whose worker died stops being refreshed."""
+        positions = dict(self.done_to)
+        positions.update({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+        assigned = self.consumer.assignment()
         found = {}
-        for tp, messages in fetched.items():
+        for tp, next_offset in positions.items():
             end = self.consumer.highwater(tp)
-            if end is not None:
-                scope = to_record(messages[-1]).scope
-                found[scope] = PartitionProgress(messages[-1].offset + 1, end)
+            if tp in assigned and end is not None:
+                scope = InputRecord(b"", tp.topic, tp.partition, next_offset).scope
+                found[scope] = PartitionProgress(next_offset, end)
         return found
 
     async def _finish_oldest(self) -> None:
         task, offsets = self.in_flight[0]
         await task  # an error here stops the worker: nothing is committed past it
         self.in_flight.popleft()
+        for tp, offset in offsets.items():
+            self.done_to[tp] = max(offset, self.done_to.get(tp, 0))
         await self.consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
 
     async def _finish_done(self) -> None:

@@ -144,7 +144,9 @@ class BatchProcessor:
             else:
                 first[item.event.event_id] = item
         unique = list(first.values())
-        scopes = {r.scope for r in records}
+        # The batch's partitions, and those the consumer reports a lag for (tariq/domain/
+        # watermark.py), whose counters rows it updates too.
+        scopes = {r.scope for r in records} | set(progress)
 
         async with self.pool.acquire() as conn, conn.transaction():
             new_ids = await store.insert_journal(conn, unique)

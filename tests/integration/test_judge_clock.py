@@ -180,3 +180,23 @@ async def test_a_batch_committing_after_a_later_one_does_not_bring_its_lag_back(
     )
     assert row["lag"] == 0
     assert row["clock"].isoformat().startswith("2026-05-18T08:00")
+
+
+async def test_a_batch_refreshes_the_lag_of_partitions_it_has_no_records_of(
+    service: Service,
+) -> None:
+    first = [InputRecord(event("a", "flight.arrived", "07:00", flight_id="F1"), "t", 5, 0)]
+    await service.processor.process(first, {"p5": PartitionProgress(1, 50)})
+    await service.pool.execute("UPDATE counters SET lag_at = lag_at - interval '1 hour'")
+    other = [InputRecord(event("b", "flight.arrived", "08:00", flight_id="F2"), "t", 6, 0)]
+    await service.processor.process(
+        other, {"p6": PartitionProgress(1, 1), "p5": PartitionProgress(1, 50)}
+    )
+    rows = await service.pool.fetch(
+        "SELECT scope, input_end - input_offset AS lag, processed,"
+        " now() - lag_at < interval '1 minute' AS fresh FROM counters ORDER BY scope"
+    )
+    assert [(r["scope"], r["lag"], r["processed"], r["fresh"]) for r in rows] == [
+        ("p5", 49, 1, True),
+        ("p6", 0, 1, True),
+    ]
