@@ -33,7 +33,12 @@ import orjson
 from tqdm import tqdm
 
 from simulators.bench_stream import SEND_CHUNK, Line, warm_up
-from simulators.check import churn_line, fetch_alert_churn, open_alerts_in
+from simulators.check import (
+    churn_line,
+    event_time_transients,
+    fetch_alert_churn,
+    open_alerts_in,
+)
 from simulators.stack import (
     Sampler,
     Stack,
@@ -101,6 +106,21 @@ def scenario(scale: str, seed: int, pilgrims: int | None, data: Path) -> tuple[P
         made = generate(schedule, sink.write, 60, on_flight=lambda: bar.update(1))
     truth.write_bytes(orjson.dumps(truth_document(made)))
     return events, truth
+
+
+def transients_in(events_path: Path) -> int:
+    """How many alerts open and resolve in event time itself in this scenario (the oracle
+    judging every 10 min of event time: simulators/check.py `event_time_transients`)."""
+    from tariq.domain.events import InvalidEvent, decode_event
+
+    events = []
+    with open(events_path, "rb") as lines:
+        for line in lines:
+            try:
+                events.append(decode_event(line))
+            except InvalidEvent:
+                continue
+    return sum(event_time_transients(events).values())
 
 
 def load_lines(path: Path) -> list[Line]:
@@ -261,9 +281,14 @@ def run_season_bench(
         result["cpu_seconds"] = sampler.cpu_seconds()
         result["peak_memory_mb"] = sampler.peak_memory_mb()
         truth = orjson.loads(truth_path.read_bytes())
+        print("alerts raised and resolved …", file=sys.stderr, flush=True)
         churn = asyncio.run(
             fetch_alert_churn(
-                stack.base, stack.token, len(truth["alerts"]), result.pop("peak_open_alerts")
+                stack.base,
+                stack.token,
+                len(truth["alerts"]),
+                result.pop("peak_open_alerts"),
+                transients_in(events_path),
             )
         )
         result["alerts"] = churn.as_dict()

@@ -70,9 +70,10 @@ def day_head(n: int, seed: int = 1) -> list[Line]:
     return lines
 
 
-def true_open_alerts(lines: Sequence[Line]) -> int:
-    """How many alerts the independent oracle (simulators/oracle.py) says are open after
-    these lines (their valid events)."""
+def oracle_view(lines: Sequence[Line]) -> tuple[int, int]:
+    """(alerts open after these lines, alerts that open and resolve in event time itself),
+    by the independent oracle (simulators/oracle.py) on their valid events."""
+    from simulators.check import event_time_transients
     from simulators.oracle import judge
     from tariq.domain.events import InvalidEvent, decode_event
 
@@ -82,7 +83,7 @@ def true_open_alerts(lines: Sequence[Line]) -> int:
             events.append(decode_event(value))
         except InvalidEvent:
             continue
-    return len(judge(events).alerts)
+    return len(judge(events).alerts), sum(event_time_transients(events).values())
 
 
 async def produce(producer: EventProducer, lines: Sequence[Line], desc: str = "sent") -> float:
@@ -133,8 +134,9 @@ async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, A
             elapsed = time.perf_counter() - started
             send_s = await sending
             judge_s, body = await wait_judged(stack, session)
+            true_open, transients = oracle_view(lines)
             churn = await fetch_alert_churn(
-                stack.base, stack.token, true_open_alerts(lines), peak_open[0]
+                stack.base, stack.token, true_open, peak_open[0], transients
             )
         finally:
             sampler.stop()
