@@ -33,6 +33,12 @@ import orjson
 from tqdm import tqdm
 
 from simulators.bench_stream import SEND_CHUNK, Line, warm_up
+from simulators.check import (
+    churn_line,
+    event_time_transients,
+    fetch_alert_churn,
+    open_alerts_in,
+)
 from simulators.stack import (
     Sampler,
     Stack,
@@ -105,6 +111,29 @@ def scenario(scale: str, seed: int, pilgrims: int | None, data: Path) -> tuple[P
     return events, truth
 
 
+# Judging the oracle every 10 min of event time costs minutes for a day; not for a season.
+TRANSIENTS_UP_TO_LINES = 1_000_000
+
+
+def transients_in(events_path: Path, lines: int) -> int | None:
+    """How many alerts open and resolve in event time itself in this scenario (the oracle
+    judging every 10 min of event time: simulators/check.py `event_time_transients`); None
+    above `TRANSIENTS_UP_TO_LINES`."""
+    from tariq.domain.events import InvalidEvent, decode_event
+
+    if lines > TRANSIENTS_UP_TO_LINES:
+        return None
+
+    events = []
+    with open(events_path, "rb") as source:
+        for line in source:
+            try:
+                events.append(decode_event(line))
+            except InvalidEvent:
+                continue
+    return sum(event_time_transients(events).values())
+
+
 def load_lines(path: Path) -> list[Line]:
     from tariq.services.replay import read_lines
 
@@ -125,6 +154,7 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
     sent_curve: list[tuple[float, int]] = [(0.0, 0)]
     done_curve: list[tuple[float, int]] = [(0.0, 0)]
     pending_curve: list[tuple[float, int]] = []
+    peak_open = 0
     async with aiohttp.ClientSession() as session:
         before = await warm_up(stack, session, lines[0])
         producer = EventProducer(stack.settings, linger_ms=5)
@@ -148,6 +178,7 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
                     body = await stack.summary(session)
                     t = time.perf_counter() - start
                     now = counted(body) - before
+                    peak_open = max(peak_open, open_alerts_in(body))
                     done_curve.append((t, now))
                     pending_curve.append((t, int((body.get("reconciler") or {}).get("pending", 0))))
                     bar.update(now - bar.n)
@@ -173,6 +204,7 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
         "judged_seconds": round(judged_s, 1),
         "events_per_second": round(n / counted_s),
         "summary": body,
+        "peak_open_alerts": peak_open,
         "curves": {"sent": sent_curve, "counted": done_curve, "pending": pending_curve},
     }
 
@@ -261,8 +293,19 @@ def run_season_bench(
         result["latency_s"] = {k: round(v, 2) for k, v in percentiles([x for _, x in lat]).items()}
         result["cpu_seconds"] = sampler.cpu_seconds()
         result["peak_memory_mb"] = sampler.peak_memory_mb()
+        truth = orjson.loads(truth_path.read_bytes())
+        print("alerts raised and resolved …", file=sys.stderr, flush=True)
+        churn = asyncio.run(
+            fetch_alert_churn(
+                stack.base,
+                stack.token,
+                len(truth["alerts"]),
+                result.pop("peak_open_alerts"),
+                transients_in(events_path, result["lines"]),
+            )
+        )
+        result["alerts"] = churn.as_dict()
         if check_state:
-            truth = orjson.loads(truth_path.read_bytes())
             print("checking the service against the truth …", file=sys.stderr, flush=True)
             result["check"] = asyncio.run(check(stack, truth))
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
@@ -360,6 +403,8 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
         "CPU seconds: " + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items()),
         "peak memory (MB): " + ", ".join(f"{k} {v}" for k, v in r["peak_memory_mb"].items()),
     ]
+    if "alerts" in r:
+        out.append(churn_line(r["alerts"]))
     if "check" in r:
         c = r["check"]
         out.append(

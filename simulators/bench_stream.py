@@ -29,6 +29,7 @@ import aiohttp
 import orjson
 from tqdm import tqdm
 
+from simulators.check import churn_line, fetch_alert_churn, open_alerts_in
 from simulators.stack import (
     Sampler,
     Stack,
@@ -70,6 +71,22 @@ def day_head(n: int, seed: int = 1) -> list[Line]:
     return lines
 
 
+def oracle_view(lines: Sequence[Line]) -> tuple[int, int]:
+    """(alerts open after these lines, alerts that open and resolve in event time itself),
+    by the independent oracle (simulators/oracle.py) on their valid events."""
+    from simulators.check import event_time_transients
+    from simulators.oracle import judge
+    from tariq.domain.events import InvalidEvent, decode_event
+
+    events = []
+    for _, value in lines:
+        try:
+            events.append(decode_event(value))
+        except InvalidEvent:
+            continue
+    return len(judge(events).alerts), sum(event_time_transients(events).values())
+
+
 async def produce(producer: EventProducer, lines: Sequence[Line], desc: str = "sent") -> float:
     """Send every line, waiting for the broker's acks chunk by chunk; returns seconds."""
     started = time.perf_counter()
@@ -105,6 +122,7 @@ async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, A
         await producer.start()
         sampler = Sampler(stack.pids, every_s=0.5).start()
         lag: list[int] = []
+        peak_open = [0]
         started = time.perf_counter()
         try:
             sending = asyncio.create_task(produce(producer, lines))
@@ -115,11 +133,16 @@ async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, A
                 def progress(now: int, body: dict[str, Any]) -> None:
                     bar.update(now - before - bar.n)
                     lag.append(int(body.get("reconciler", {}).get("pending") or 0))
+                    peak_open[0] = max(peak_open[0], open_alerts_in(body))
 
                 await wait_counted(stack, session, before + n, on_progress=progress)
             elapsed = time.perf_counter() - started
             send_s = await sending
             judge_s, body = await wait_judged(stack, session)
+            true_open, transients = oracle_view(lines)
+            churn = await fetch_alert_churn(
+                stack.base, stack.token, true_open, peak_open[0], transients
+            )
         finally:
             sampler.stop()
             await producer.stop()
@@ -131,6 +154,7 @@ async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, A
         "judged_after_counted_seconds": round(judge_s, 2),
         "reconciler_pending_max": max(lag, default=0),
         "reconciler_rounds": (body.get("reconciler") or {}).get("rounds"),
+        "alerts": churn.as_dict(),
         "cpu_seconds": sampler.cpu_seconds(),
         "cpu_seconds_total": round(sum(sampler.cpu_seconds().values()), 1),
         "cpu_window_seconds": round(sampler.window_s(), 2),
@@ -400,6 +424,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"{tp['events_per_second']:,} events/s end to end ({tp['seconds']} s; producing took "
         f"{tp['send_seconds']} s); judged {tp['judged_after_counted_seconds']} s after counted "
         f"(reconciler pending max {tp['reconciler_pending_max']:,})",
+        "  " + churn_line(tp["alerts"]),
         "  CPU seconds during the run: "
         + ", ".join(f"{k} {v}" for k, v in tp["cpu_seconds"].items())
         + f" (total {tp['cpu_seconds_total']} in {tp['cpu_window_seconds']} s on 2 cores)",

@@ -204,3 +204,123 @@ async def fetch_service_state(
 
 def stage_counts(bags: Iterable[Mapping[str, Any]]) -> Counter[str]:
     return Counter(str(b["stage"]) for b in bags)
+
+
+# ---- alert churn: alerts raised during a run and resolved again before its end -------------
+
+
+@dataclass(frozen=True)
+class AlertChurn:
+    """Alerts of a run by status (and type), against the true open count at the end.
+
+    Every alert the service raised is still open or was resolved; a resolved one was raised
+    and resolved within the run (the service starts empty). Some of those are true (a late
+    delivery closing a `delivery_overdue`); the rest are false alarms of the catch-up.
+    """
+
+    open_by_type: dict[str, int]
+    resolved_by_type: dict[str, int]
+    true_open: int | None = None
+    peak_open: int | None = None
+    # Alerts that open and resolve in event time itself (`event_time_transients`).
+    transients: int | None = None
+
+    @property
+    def open(self) -> int:
+        return sum(self.open_by_type.values())
+
+    @property
+    def resolved(self) -> int:
+        return sum(self.resolved_by_type.values())
+
+    @property
+    def raised(self) -> int:
+        return self.open + self.resolved
+
+    @property
+    def resolved_share(self) -> float:
+        return self.resolved / self.raised if self.raised else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "raised": self.raised,
+            "raised_and_resolved": self.resolved,
+            "raised_and_resolved_share": round(self.resolved_share, 5),
+            "open_at_end": self.open,
+            "true_open_at_end": self.true_open,
+            "peak_open_during_run": self.peak_open,
+            "event_time_transients": self.transients,
+            "raised_and_resolved_beyond_event_time": (
+                None if self.transients is None else max(self.resolved - self.transients, 0)
+            ),
+            "resolved_by_type": dict(sorted(self.resolved_by_type.items())),
+            "open_by_type": dict(sorted(self.open_by_type.items())),
+        }
+
+
+def churn_line(churn: Mapping[str, Any]) -> str:
+    """One line of a report from `AlertChurn.as_dict()`."""
+    return (
+        f"alerts: {churn['raised']:,} raised, {churn['raised_and_resolved']:,} of them resolved "
+        f"within the run ({churn['raised_and_resolved_share']:.2%}), {churn['open_at_end']:,} "
+        f"open at the end (truth: {churn['true_open_at_end']}); peak open during the run "
+        f"{churn['peak_open_during_run']}; resolved by type: {churn['resolved_by_type']}; "
+        f"open-and-resolved in event time itself (oracle, 10 min steps): "
+        f"{churn.get('event_time_transients')}"
+    )
+
+
+async def fetch_alert_churn(
+    base_url: str,
+    token: str,
+    true_open: int | None = None,
+    peak_open: int | None = None,
+    transients: int | None = None,
+) -> AlertChurn:
+    """Counts of open and resolved alerts by type (`GET /api/alerts?status=&type=&limit=1`,
+    reading `total`)."""
+    import aiohttp
+
+    from tariq.domain.alerts import ALERT_TYPES
+
+    counts: dict[str, dict[str, int]] = {"open": {}, "resolved": {}}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        for status, by_type in counts.items():
+            for kind in ALERT_TYPES:
+                params = {"status": status, "type": kind, "limit": 1}
+                async with session.get(base_url.rstrip("/") + "/api/alerts", params=params) as r:
+                    r.raise_for_status()
+                    total = int((await r.json()).get("total", 0))
+                if total:
+                    by_type[kind] = total
+    return AlertChurn(counts["open"], counts["resolved"], true_open, peak_open, transients)
+
+
+def open_alerts_in(summary: Mapping[str, Any]) -> int:
+    """The open alerts a `/api/summary` body counts."""
+    return sum(int(n) for n in (summary.get("alerts_open_by_type") or {}).values())
+
+
+def event_time_transients(events: Iterable[Any], every_s: float = 600.0) -> Counter[str]:
+    """Alerts that open and resolve again in event time itself, not through processing order:
+    the oracle (simulators/oracle.py) fed the valid events in `occurred_at` order and judged
+    every `every_s` of event time; an alert open at some instant and not at the end is one.
+    A lower bound (one that opens and resolves between two instants is missed): what a
+    service that never runs ahead of its input still raises and resolves."""
+    from simulators.oracle import Oracle
+
+    ordered = sorted(events, key=lambda e: (e.occurred_at, e.event_id))
+    oracle = Oracle()
+    seen: set[tuple[str, str]] = set()
+    next_judge: float | None = None
+    for event in ordered:
+        t = event.occurred_at.timestamp()
+        if next_judge is None:
+            next_judge = t + every_s
+        while t > next_judge:
+            oracle.clock = next_judge  # the clock at that instant (no event since)
+            seen.update(a.key for a in oracle.result().alerts)
+            next_judge += every_s
+        oracle.add(event)
+    final = {a.key for a in oracle.result().alerts}
+    return Counter(kind for kind, subject in seen - final)

@@ -656,7 +656,8 @@ def truth_document(scenario: Scenario) -> dict[str, Any]:
             "delivery_overdue_after_checkin_s": th.delivery_overdue_after_checkin_s,
             "stall_radius_m": th.stall_radius_m,
             "stall_after_s": th.stall_after_s,
-            "left_airport_m": th.left_airport_m,
+            "stall_airport_m": th.stall_airport_m,
+            "stall_hotel_m": th.stall_hotel_m,
         },
         "counts": {
             "lines": counts.lines,

@@ -14,13 +14,11 @@ Readings of the contract (docs/simulator.md explains each):
   other than the coded one;
 - delivery_overdue: H is the pilgrim's earliest check-in at the bag's coded hotel;
 - missing_at_arrival: A is the flight's earliest `flight.arrived`;
-- a vehicle is on a trip while it carries a load it has not dropped (a pilgrim whose latest
-  `pilgrim.bus_boarded` names it and who has no check-in at or after that boarding; a bag whose
-  latest `truck_loaded` scan names it and that has no `delivered`/`claimed` scan at or after it)
-  and, after the latest of those loadings, it has a fix more than 1 km from both arrival
-  airports (it has left the airport);
-- stalled: the longest run of its latest fixes (by occurred_at, event_id) that are all within
-  50 m of each other began 20 min or more before the clock.
+- vehicle_stalled (contract v1.1: geographic, whatever the vehicle carries): the longest run of
+  its latest fixes (by occurred_at, event_id) that are all within 50 m of each other has at
+  least two fixes, began 20 min or more before the clock, and its latest fix ("that place") is
+  more than 1 km from both arrival airports and more than 300 m from every registered hotel
+  (each hotel where its latest `hotel.registered`, by occurred_at and event_id, puts it).
 """
 
 from __future__ import annotations
@@ -38,9 +36,9 @@ from tariq.domain.events import (
     BagScanned,
     FlightArrived,
     FlightDeparted,
+    HotelRegistered,
     IataMessage,
     PilgrimBoarded,
-    PilgrimBusBoarded,
     PilgrimHotelArrived,
     VehiclePosition,
 )
@@ -58,7 +56,8 @@ class Thresholds:
     delivery_overdue_after_checkin_s: float = 4 * 3600
     stall_radius_m: float = 50.0
     stall_after_s: float = 20 * 60
-    left_airport_m: float = 1_000.0
+    stall_airport_m: float = 1_000.0
+    stall_hotel_m: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -101,10 +100,8 @@ class _Bag:
     __slots__ = (
         "coded",
         "drop_hotels",
-        "last_drop",
         "latest_hotel_scan",
         "latest_scan",
-        "latest_truck",
         "loaded",
         "rank",
         "scanned",
@@ -117,20 +114,16 @@ class _Bag:
         self.loaded = False
         self.latest_scan: tuple[float, str, str] | None = None  # t, event_id, location
         self.latest_hotel_scan: tuple[float, str, str] | None = None  # t, event_id, hotel
-        self.latest_truck: tuple[float, str, str] | None = None  # t, event_id, vehicle
-        self.last_drop: float | None = None
         self.drop_hotels: frozenset[str] = frozenset()
 
 
 class _Pilgrim:
-    __slots__ = ("boarded_flights", "checkins", "last_checkin", "latest_bus")
+    __slots__ = ("boarded_flights", "checkins")
 
     def __init__(self) -> None:
         # Small immutable collections: there are hundreds of thousands of pilgrims.
         self.boarded_flights: frozenset[str] = frozenset()
         self.checkins: tuple[tuple[str, float], ...] = ()  # (hotel, earliest check-in)
-        self.last_checkin: float | None = None
-        self.latest_bus: tuple[float, str, str] | None = None  # t, event_id, vehicle
 
 
 def _later(
@@ -152,6 +145,8 @@ class Oracle:
         self.departed: set[str] = set()
         self.arrived: dict[str, float] = {}
         self.fixes: dict[str, dict[str, tuple[float, float, float]]] = {}
+        # hotel -> (occurred_at, event_id, lat, lon) of its latest registration
+        self.hotels: dict[str, tuple[float, str, float, float]] = {}
 
     def _bag(self, tag: str) -> _Bag:
         bag = self.bags.get(tag)
@@ -186,14 +181,8 @@ class Oracle:
                 hotel = event.hotel_id if checkpoint == "sorted" else event.location
                 assert hotel is not None  # a sorted scan always names its lane
                 bag.latest_hotel_scan = _later(bag.latest_hotel_scan, (t, eid, hotel))
-            if checkpoint in DROP_SCANS:
-                if event.location not in bag.drop_hotels:
-                    bag.drop_hotels = bag.drop_hotels | {event.location}
-                if bag.last_drop is None or t > bag.last_drop:
-                    bag.last_drop = t
-            if checkpoint == "truck_loaded":
-                assert event.vehicle_id is not None
-                bag.latest_truck = _later(bag.latest_truck, (t, eid, event.vehicle_id))
+            if checkpoint in DROP_SCANS and event.location not in bag.drop_hotels:
+                bag.drop_hotels = bag.drop_hotels | {event.location}
         elif isinstance(event, VehiclePosition):
             self.fixes.setdefault(event.vehicle_id, {})[eid] = (t, event.lat, event.lon)
         elif isinstance(event, BagCoded):
@@ -202,9 +191,6 @@ class Oracle:
             pilgrim = self._pilgrim(event.pilgrim_id)
             if event.flight_id not in pilgrim.boarded_flights:
                 pilgrim.boarded_flights = pilgrim.boarded_flights | {event.flight_id}
-        elif isinstance(event, PilgrimBusBoarded):
-            pilgrim = self._pilgrim(event.pilgrim_id)
-            pilgrim.latest_bus = _later(pilgrim.latest_bus, (t, eid, event.vehicle_id))
         elif isinstance(event, PilgrimHotelArrived):
             pilgrim = self._pilgrim(event.pilgrim_id)
             checkins = dict(pilgrim.checkins)
@@ -212,16 +198,20 @@ class Oracle:
             if earliest is None or t < earliest:
                 checkins[event.hotel_id] = t
                 pilgrim.checkins = tuple(checkins.items())
-            if pilgrim.last_checkin is None or t > pilgrim.last_checkin:
-                pilgrim.last_checkin = t
         elif isinstance(event, FlightDeparted):
             self.departed.add(event.flight_id)
         elif isinstance(event, FlightArrived):
             earliest = self.arrived.get(event.flight_id)
             if earliest is None or t < earliest:
                 self.arrived[event.flight_id] = t
-        # hotel.registered, flight.scheduled, pilgrim.registered, pilgrim.arrived: no rule
-        # of section 2 reads them beyond what bag.coded already carries.
+        elif isinstance(event, HotelRegistered):
+            registration = (t, eid, event.lat, event.lon)
+            current = self.hotels.get(event.hotel_id)
+            if current is None or registration[:2] > current[:2]:
+                self.hotels[event.hotel_id] = registration
+        # flight.scheduled, pilgrim.registered, pilgrim.arrived, pilgrim.bus_boarded: no
+        # rule of section 2 reads them beyond what bag.coded already carries (a vehicle's
+        # load does not matter to vehicle_stalled).
 
     def result(self) -> OracleResult:
         clock = self.clock
@@ -278,41 +268,15 @@ class Oracle:
         alerts.extend(self._stalled())
         return OracleResult(clock, bags, tuple(sorted(alerts)))
 
-    def vehicles_on_trip(self) -> set[str]:
-        loaded_since: dict[str, float] = {}
-        for pilgrim in self.pilgrims.values():
-            if pilgrim.latest_bus is None:
-                continue
-            t, _, vehicle = pilgrim.latest_bus
-            if pilgrim.last_checkin is not None and pilgrim.last_checkin >= t:
-                continue
-            loaded_since[vehicle] = max(t, loaded_since.get(vehicle, t))
-        for bag in self.bags.values():
-            if bag.latest_truck is None:
-                continue
-            t, _, vehicle = bag.latest_truck
-            if bag.last_drop is not None and bag.last_drop >= t:
-                continue
-            loaded_since[vehicle] = max(t, loaded_since.get(vehicle, t))
-        on_trip: set[str] = set()
-        for vehicle, since in loaded_since.items():
-            for t, lat, lon in self.fixes.get(vehicle, {}).values():
-                if t >= since and all(
-                    distance_m((lat, lon), airport) > self.thresholds.left_airport_m
-                    for airport in AIRPORTS.values()
-                ):
-                    on_trip.add(vehicle)
-                    break
-        return on_trip
-
     def _stalled(self) -> list[AlertTruth]:
         clock = self.clock
         if clock is None:
             return []
         th = self.thresholds
+        hotels = [(lat, lon) for _, _, lat, lon in self.hotels.values()]
         alerts: list[AlertTruth] = []
-        for vehicle in sorted(self.vehicles_on_trip()):
-            fixes = sorted((t, eid, lat, lon) for eid, (t, lat, lon) in self.fixes[vehicle].items())
+        for vehicle, by_id in sorted(self.fixes.items()):
+            fixes = sorted((t, eid, lat, lon) for eid, (t, lat, lon) in by_id.items())
             run: list[tuple[float, float]] = []
             first_t = fixes[-1][0]
             for t, _, lat, lon in reversed(fixes):
@@ -321,8 +285,14 @@ class Oracle:
                     break
                 run.append(point)
                 first_t = t
-            if clock - first_t >= th.stall_after_s:
-                alerts.append(AlertTruth("vehicle_stalled", vehicle_id=vehicle))
+            if len(run) < 2 or clock - first_t < th.stall_after_s:
+                continue
+            place = run[0]
+            if any(distance_m(place, a) <= th.stall_airport_m for a in AIRPORTS.values()):
+                continue  # waiting at an arrival airport
+            if any(distance_m(place, h) <= th.stall_hotel_m for h in hotels):
+                continue  # waiting at a hotel
+            alerts.append(AlertTruth("vehicle_stalled", vehicle_id=vehicle))
         return alerts
 
 

@@ -16,7 +16,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -26,12 +26,16 @@ from stream import metrics as stream_metrics
 from tariq.adapters.kafka import bootstrap_servers
 from tariq.config import Settings
 from tariq.domain.records import InputRecord
+from tariq.domain.watermark import PartitionProgress
 
 log = logging.getLogger(__name__)
 
 PARENT_HEADER = "tariq-parent"
 VIA_HEADER = "tariq-via"
-Process = Callable[[Sequence[InputRecord]], Coroutine[Any, Any, Any]]
+# (a batch's records, where it leaves each input partition, by scope) -> its outcome
+Process = Callable[
+    [Sequence[InputRecord], Mapping[str, PartitionProgress]], Coroutine[Any, Any, Any]
+]
 
 
 def to_record(message: Any) -> InputRecord:
@@ -87,6 +91,8 @@ class IngestConsumer:
         )
         self.in_flight: collections.deque[tuple[asyncio.Task[Any], dict[TopicPartition, int]]]
         self.in_flight = collections.deque()
+        # Per partition, the next offset after the batches done (for the lag reports).
+        self.done_to: dict[TopicPartition, int] = {}
 
     async def run(self) -> None:
         self.consumer.subscribe([self.settings.events_topic], listener=_Drain(self))
@@ -103,7 +109,7 @@ class IngestConsumer:
                 records = [to_record(m) for messages in fetched.values() for m in messages]
                 offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
                 stream_metrics.observe_lag(self.consumer, offsets)
-                task = asyncio.create_task(self.process(records))
+                task = asyncio.create_task(self.process(records, self._progress(fetched)))
                 self.in_flight.append((task, offsets))
                 while len(self.in_flight) >= self.settings.concurrency:
                     await self._finish_oldest()
@@ -113,10 +119,30 @@ class IngestConsumer:
                 await self.drain()
             await self.consumer.stop()
 
+    def _progress(self, fetched: Mapping[TopicPartition, Any]) -> dict[str, PartitionProgress]:
+        """Per scope, where this batch leaves each partition this worker reads: the next
+        offset (after this batch's records, or after the batches already done) and the
+        partition's end (high watermark) from its latest fetch; the difference is the
+        backlog still waiting (contract v1.1 section 2). Every batch reports every assigned
+        partition, so a partition waiting for its turn in the fetch buffer keeps a fresh
+        lag report, and one whose worker died stops being refreshed."""
+        positions = dict(self.done_to)
+        positions.update({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+        assigned = self.consumer.assignment()
+        found = {}
+        for tp, next_offset in positions.items():
+            end = self.consumer.highwater(tp)
+            if tp in assigned and end is not None:
+                scope = InputRecord(b"", tp.topic, tp.partition, next_offset).scope
+                found[scope] = PartitionProgress(next_offset, end)
+        return found
+
     async def _finish_oldest(self) -> None:
         task, offsets = self.in_flight[0]
         await task  # an error here stops the worker: nothing is committed past it
         self.in_flight.popleft()
+        for tp, offset in offsets.items():
+            self.done_to[tp] = max(offset, self.done_to.get(tp, 0))
         await self.consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
 
     async def _finish_done(self) -> None:

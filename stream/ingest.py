@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,7 @@ from tariq.domain.records import (
     passport_hashes,
     touched_entities,
 )
+from tariq.domain.watermark import PartitionProgress
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -123,12 +124,20 @@ class BatchProcessor:
         self.republish = republish
         self._pii_key: bytes | None = None
 
-    async def process(self, records: Sequence[InputRecord]) -> BatchOutcome:
+    async def process(
+        self,
+        records: Sequence[InputRecord],
+        progress: Mapping[str, PartitionProgress] | None = None,
+    ) -> BatchOutcome:
         """Process a batch; input that PostgreSQL (or the decoding) refuses never stops
         the worker: the batch is split in halves until the records responsible are alone,
-        and those are dead-lettered with the reason and their source offset."""
+        and those are dead-lettered with the reason and their source offset.
+
+        `progress` says, per scope, where the batch leaves its input partition (the
+        consumer's lag after it); it is recorded with the counters, for the reconciler's
+        judge clock (tariq/domain/watermark.py). Split, it goes with the second half."""
         try:
-            return await self._retried(records)
+            return await self._retried(records, progress or {})
         except POISON as exc:
             if len(records) == 1:
                 return await self._reject(records[0], exc)
@@ -139,7 +148,7 @@ class BatchProcessor:
             )
         middle = len(records) // 2
         first = await self.process(records[:middle])
-        second = await self.process(records[middle:])
+        second = await self.process(records[middle:], progress)
         return BatchOutcome(
             first.processed + second.processed,
             first.duplicates + second.duplicates,
@@ -161,12 +170,14 @@ class BatchProcessor:
         await self.live.publish_batch(totals, [])
         return BatchOutcome(0, 0, len(new), 0)
 
-    async def _retried(self, records: Sequence[InputRecord]) -> BatchOutcome:
+    async def _retried(
+        self, records: Sequence[InputRecord], progress: Mapping[str, PartitionProgress]
+    ) -> BatchOutcome:
         """A transaction PostgreSQL aborted (a deadlock between batches in flight, a
         serialization failure) rolled back whole, so it is simply run again."""
         for attempt in range(1, RETRIES + 1):
             try:
-                return await self._process(records)
+                return await self._process(records, progress)
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
                 if attempt == RETRIES:
                     raise
@@ -174,7 +185,9 @@ class BatchProcessor:
                 await asyncio.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
-    async def _process(self, records: Sequence[InputRecord]) -> BatchOutcome:
+    async def _process(
+        self, records: Sequence[InputRecord], progress: Mapping[str, PartitionProgress]
+    ) -> BatchOutcome:
         started = time.perf_counter()
         decoded = decode_batch(records)
         derived, iata_dead = translate_iata(decoded.accepted)
@@ -195,7 +208,9 @@ class BatchProcessor:
             else:
                 first[item.event.event_id] = item
         unique = list(first.values())
-        scopes = {r.scope for r in records}
+        # The batch's partitions, and those the consumer reports a lag for (tariq/domain/
+        # watermark.py), whose counters rows it updates too.
+        scopes = {r.scope for r in records} | set(progress)
         pii_key = await self.pii_key()
 
         async with self.pool.acquire() as conn, conn.transaction():
@@ -232,7 +247,7 @@ class BatchProcessor:
                 conn, sorted({b.pilgrim_id for b in folded.changed["bag"].values() if b.pilgrim_id})
             )
 
-            changes: dict[str, store.ScopeChange] = {s: store.ScopeChange() for s in scopes}
+            changes = {s: store.ScopeChange(progress=progress.get(s)) for s in scopes}
             for a in fresh:
                 change = changes[a.record.scope]
                 if a.record.parent_event_id is None:

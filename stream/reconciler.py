@@ -3,7 +3,9 @@
 Workers commit facts together with "dirty" markers. One reconciler at a time (the worker
 holding a PostgreSQL advisory lock; another takes over when it dies) runs rounds: in one
 REPEATABLE READ transaction it takes the committed markers, adds the entities whose
-time-based deadline the service clock has passed since the last round, judges them with
+time-based deadline the judge clock has passed since the last round (the latest event
+time processed, held back to a low watermark while input partitions lag:
+tariq/domain/watermark.py), judges them with
 the pure rules of tariq/domain/alerts.py and tariq/domain/vehicles.py, and writes the
 alerts that were raised or resolved.
 Markers are committed atomically with their facts and a round reads after taking them, so
@@ -29,16 +31,23 @@ from tariq.adapters.db import reconciler as db
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
 from tariq.config import AlertThresholds
-from tariq.domain.alerts import Alert, Fix, alert_changes, carried_by, judge_bags
+from tariq.domain.alerts import (
+    FIXES_BEFORE,
+    Alert,
+    Fix,
+    alert_changes,
+    carried_by,
+    fixes_from,
+    judge_bags,
+)
 from tariq.domain.notices import Notice, notice_as_dict
 from tariq.domain.triage import severity
 from tariq.domain.vehicles import VehiclesRound, judge_vehicles
+from tariq.domain.watermark import judge_clock
 
 log = logging.getLogger(__name__)
 
 MARKS_PER_ROUND: Final = 100_000
-# How far back a vehicle's fixes are read to judge a stall.
-FIX_HORIZON: Final = timedelta(hours=6)
 # A trip's plan (stop order, ETAs) is made again from the vehicle's position this often.
 REPLAN_EVERY: Final = timedelta(minutes=5)
 KINDS: Final = ("bag", "flight", "pilgrim", "vehicle")
@@ -88,6 +97,9 @@ class Reconciler:
         self.live = live
         self.thresholds = thresholds
         self._planner: EtaPlanner | None = None
+        # Every registered hotel's place (for the stall rule), and the version read.
+        self._hotel_places: list[tuple[float, float]] = []
+        self._hotels_version: str | None = None
 
     # ---- leading ----------------------------------------------------------------------
 
@@ -105,6 +117,7 @@ class Reconciler:
                             await asyncio.wait_for(stop.wait(), timeout=1.0)
                         continue
                     log.info("this worker is the reconciler")
+                    self._hotels_version = None  # read the hotels afresh
                     try:
                         await self._lead(stop, every_s)
                     finally:
@@ -130,13 +143,18 @@ class Reconciler:
     async def round(self) -> RoundResult:
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             marks = await db.take_marks(conn, MARKS_PER_ROUND)
-            clock = await db.service_clock(conn)
             previous, last_round = await db.round_state(conn)
+            # Deadline rules wait for input that lags (a low watermark; never goes back).
+            scopes = await db.scope_clocks(conn)
+            clock = judge_clock(scopes, previous, self.thresholds.lag_stale_s)
             round_no = last_round + 1
             wanted: dict[str, set[str]] = {kind: set() for kind in KINDS}
             for kind, key in marks:
                 if kind in wanted:
                     wanted[kind].add(key)
+            if await self._hotels_changed(conn):
+                # Hotels decide where a parked vehicle may wait: judge the parked again.
+                wanted["vehicle"].update(await db.parked_vehicles(conn))
             if clock is not None and (previous is None or clock > previous):
                 await self._add_due(conn, wanted, previous, clock)
             if not any(wanted.values()):
@@ -161,6 +179,16 @@ class Reconciler:
             len(judged.resolved),
         )
 
+    async def _hotels_changed(self, conn: asyncpg.Connection) -> bool:
+        """Reload the registered hotels' places when they changed (and on the first round
+        this worker leads); True when they did."""
+        version = await db.hotels_version(conn)
+        if version == self._hotels_version:
+            return False
+        self._hotel_places = await db.hotel_places(conn)
+        self._hotels_version = version
+        return True
+
     async def _add_due(
         self,
         conn: asyncpg.Connection,
@@ -173,6 +201,7 @@ class Reconciler:
         missing = timedelta(seconds=th.missing_after_arrival_s)
         overdue = timedelta(seconds=th.delivery_overdue_after_checkin_s)
         wanted["flight"].update(await db.due_flights(conn, previous, clock, missing))
+        wanted["flight"].update(await db.due_departures(conn, previous, clock))
         wanted["pilgrim"].update(await db.due_pilgrims(conn, previous, clock, overdue))
         wanted["vehicle"].update(await db.due_vehicles(conn, previous, clock))
 
@@ -209,18 +238,21 @@ class Reconciler:
     async def _judge_vehicles(
         self, conn: asyncpg.Connection, ids: Sequence[str], clock: datetime | None
     ) -> VehiclesRound:
-        """Load the vehicles' loads, fixes, positions, previous judgements and destinations;
-        judge them (tariq/domain/vehicles.py)."""
+        """Load the vehicles' loads, recent fixes, positions, previous judgements and
+        destinations; judge them (tariq/domain/vehicles.py). Every vehicle is judged from
+        its fixes (the stall rule is geographic), whatever it carries."""
         if not ids:
             return VehiclesRound([], [], [], [])
         pilgrims, bags = await db.vehicle_loads(conn, ids)
         loads = {v: carried_by(v, pilgrims.values(), bags.values()) for v in ids}
         fixes: dict[str, list[Fix]] = {v: [] for v in ids}
-        starts = [c.since for c in loads.values() if c.since is not None]
-        if starts:
-            loaded_ids = [v for v, c in loads.items() if c.since is not None]
-            for v, fix in await db.fixes_since(conn, loaded_ids, min(starts) - FIX_HORIZON):
-                fixes[v].append(fix)
+        earliest = {
+            v: t
+            for v in ids
+            if (t := fixes_from(clock, loads[v].since, self.thresholds)) is not None
+        }
+        for v, fix in await db.fixes_from(conn, earliest, FIXES_BEFORE):
+            fixes[v].append(fix)
         previous = await db.vehicle_judgements(conn, ids)
         positions = await states.load(conn, states.VEHICLES, ids)
         hotel_ids = sorted({h for c in loads.values() for h in c.hotels})
@@ -238,6 +270,7 @@ class Reconciler:
             self._plan,
             REPLAN_EVERY,
             told,
+            stall_hotels=self._hotel_places,
         )
 
     async def _write(

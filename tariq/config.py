@@ -57,6 +57,13 @@ class AlertThresholds:
     delivery_overdue_after_checkin_s: float = 4 * 3600
     stall_radius_m: float = 50.0
     stall_after_s: float = 20 * 60
+    # A vehicle waiting this close to an arrival airport or a registered hotel is not stalled.
+    stall_airport_m: float = 1_000.0
+    stall_hotel_m: float = 300.0
+    # While an input partition lags, deadline rules are judged against a low watermark
+    # (contract v1.1 section 2); a partition's lag not refreshed for this long (wall time:
+    # its worker died and nobody took it over yet) no longer holds the clock back.
+    lag_stale_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,9 @@ def load_settings() -> Settings:
             ),
             stall_radius_m=_env_float("STALL_RADIUS_M", defaults.stall_radius_m),
             stall_after_s=_env_float("STALL_AFTER_S", defaults.stall_after_s),
+            stall_airport_m=_env_float("STALL_AIRPORT_M", defaults.stall_airport_m),
+            stall_hotel_m=_env_float("STALL_HOTEL_M", defaults.stall_hotel_m),
+            lag_stale_s=_env_float("LAG_STALE_S", defaults.lag_stale_s),
         ),
     )
 

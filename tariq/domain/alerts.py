@@ -9,12 +9,23 @@ Readings where the contract leaves a choice (also in the README):
 - "past A + 2 h" is strictly after; "20 min or more" is at least.
 - delivery_overdue: H is the pilgrim's earliest check-in at the hotel the bag is coded for.
 - missing_at_arrival: A is the flight's earliest arrival.
-- A vehicle is on a trip while it carries something not yet dropped (a pilgrim whose
-  latest bus boarding names it and who has not checked in since; a bag whose latest
-  `truck_loaded` names it and has no delivery since) and, since the latest such loading,
-  it has been seen more than 1 km from both arrival airports.
-- Stalled: the longest run of its latest fixes that are all within the radius of each
-  other began the stall time or more before the clock.
+- left_behind, loaded_without_pilgrim: "F departed" holds once the clock has reached the
+  (earliest) departure time.
+- vehicle_stalled (contract v1.1, geographic; what the vehicle carries does not matter):
+  the longest run of its latest fixes (by occurred_at, event_id) that are all within the
+  radius (50 m) of each other has at least two fixes, began the stall time (20 min) or
+  more before the clock, and "that place" -- the latest fix -- is more than 1 km from both
+  arrival airports (routing/geo.py AIRPORTS) and more than 300 m from every registered
+  hotel. A vehicle that sent no fix since its run began still counts (its fixes of the
+  last 20 min are trivially within 50 m).
+- A vehicle's status: `stalled` while that alert holds; else `on_trip` while it carries
+  something not yet dropped (a pilgrim whose latest bus boarding names it and who has not
+  checked in since; a bag whose latest `truck_loaded` names it and has no delivery since)
+  and, since the latest such loading, it has been seen more than 1 km from both arrival
+  airports; else `idle`.
+- Deadline rules (missing_at_arrival, delivery_overdue, vehicle_stalled) and "F departed"
+  are judged against the reconciler's judge clock (tariq/domain/watermark.py: a low
+  watermark while input lags; the latest event time once all input is processed).
 """
 
 from __future__ import annotations
@@ -92,7 +103,13 @@ def judge_bag(
     if bag.hotel_scan_hotel is not None and bag.hotel_scan_hotel != bag.hotel_id:
         found.append(alert("misdelivered"))
 
-    departed = flight is not None and flight.departed_at is not None
+    # "F departed" is judged in event time too: once the clock has reached the departure
+    # (with lagging input, the low watermark), so a loaded scan still waiting in a lagging
+    # partition does not make a false left_behind. After all input, the clock is past it.
+    departure = flight.departed_at if flight is not None else None
+    departed = departure is not None and clock is not None and clock >= departure
+    if departure is not None and not departed:
+        due.append(departure)
     boarded = pilgrim is not None and bag.flight_id in pilgrim.boardings
     if boarded and departed and not bag.loaded_seen:
         found.append(alert("left_behind"))
@@ -225,15 +242,74 @@ def on_trip(since: datetime | None, fixes: Sequence[Fix]) -> bool:
     )
 
 
-def stall_start(fixes: Sequence[Fix], radius_m: float) -> datetime | None:
-    """When the longest run of latest fixes, all within `radius_m` of each other, began."""
+def stall_run(fixes: Sequence[Fix], radius_m: float) -> list[Fix]:
+    """The longest run of latest fixes all within `radius_m` of each other, latest first."""
     ordered = sorted(fixes, key=lambda f: (f.at, f.event_id))
     run: list[Fix] = []
     for fix in reversed(ordered):
         if any(haversine_m(fix.lat, fix.lon, o.lat, o.lon) > radius_m for o in run):
             break
         run.append(fix)
+    return run
+
+
+def stall_start(fixes: Sequence[Fix], radius_m: float) -> datetime | None:
+    """When the longest run of latest fixes, all within `radius_m` of each other, began."""
+    run = stall_run(fixes, radius_m)
     return run[-1].at if run else None
+
+
+def away_from_stops(
+    lat: float, lon: float, hotels: Iterable[tuple[float, float]], thresholds: AlertThresholds
+) -> bool:
+    """More than the airport distance from both arrival airports and more than the hotel
+    distance from every registered hotel (a vehicle waiting there is not stalled)."""
+    return all(
+        haversine_m(lat, lon, *airport) > thresholds.stall_airport_m
+        for airport in AIRPORTS.values()
+    ) and all(haversine_m(lat, lon, *hotel) > thresholds.stall_hotel_m for hotel in hotels)
+
+
+def judge_stall(
+    fixes: Sequence[Fix],
+    clock: datetime | None,
+    hotels: Iterable[tuple[float, float]],
+    thresholds: AlertThresholds,
+) -> tuple[bool, datetime | None]:
+    """(stalled, when the clock reaches the stall time of the current run of fixes).
+
+    The second is None when there is no run of at least two fixes; it is kept when the
+    place is an airport or a hotel, so that the vehicle is looked at again if the
+    registered hotels change.
+    """
+    run = stall_run(fixes, thresholds.stall_radius_m)
+    if len(run) < 2:
+        return False, None
+    due = run[-1].at + timedelta(seconds=thresholds.stall_after_s)
+    if clock is None or clock < due:
+        return False, due
+    return away_from_stops(run[0].lat, run[0].lon, hotels, thresholds), due
+
+
+# Fixes before `fixes_from` that the stall rule reads besides those after it (see below).
+FIXES_BEFORE: Final = 2
+
+
+def fixes_from(
+    clock: datetime | None, since: datetime | None, thresholds: AlertThresholds
+) -> datetime | None:
+    """The earliest fix time a judgement of the vehicle needs (None: no fix is needed).
+
+    The trip needs the fixes since the latest loading (`since`). The stall rule needs the
+    fixes from the stall time before the clock, W = clock - stall time, and the
+    `FIXES_BEFORE` (2) latest before W: if the run of latest fixes reaches back over all
+    of them, it has at least two fixes and began before W, so it is stalled whatever older
+    fixes say; otherwise the run, its start and its count are exact. A vehicle parked for
+    days is so judged from a few fixes.
+    """
+    window = None if clock is None else clock - timedelta(seconds=thresholds.stall_after_s)
+    found = [t for t in (window, since) if t is not None]
+    return min(found, default=None)
 
 
 def judge_vehicle(
@@ -242,14 +318,12 @@ def judge_vehicle(
     since: datetime | None,
     clock: datetime | None,
     thresholds: AlertThresholds,
+    hotels: Iterable[tuple[float, float]],
 ) -> tuple[str, Judgement]:
-    """The vehicle's status (idle / on_trip / stalled) and its stall alert, if any."""
-    if not on_trip(since, fixes):
-        return "idle", Judgement(())
-    start = stall_start(fixes, thresholds.stall_radius_m)
-    if start is None:
-        return "on_trip", Judgement(())
-    due = start + timedelta(seconds=thresholds.stall_after_s)
-    if clock is not None and clock >= due:
-        return "stalled", Judgement((Alert("vehicle_stalled", vehicle_id, vehicle_id=vehicle_id),))
-    return "on_trip", Judgement((), due)
+    """The vehicle's status (idle / on_trip / stalled) and its stall alert, if any; the
+    judgement's `next_due` is the stall time of its current run of fixes."""
+    stalled, due = judge_stall(fixes, clock, hotels, thresholds)
+    if stalled:
+        alert = Alert("vehicle_stalled", vehicle_id, vehicle_id=vehicle_id)
+        return "stalled", Judgement((alert,), due)
+    return ("on_trip" if on_trip(since, fixes) else "idle"), Judgement((), due)

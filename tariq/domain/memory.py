@@ -45,8 +45,13 @@ def reconcile(events: Iterable[AnyEvent], thresholds: AlertThresholds) -> Reconc
         *(b.truck_vehicle_id for b in states["bag"].values() if b.truck_vehicle_id),
         *(p.bus_vehicle_id for p in states["pilgrim"].values() if p.bus_vehicle_id),
     }
+    hotels = [
+        (h.lat, h.lon) for h in states["hotel"].values() if h.lat is not None and h.lon is not None
+    ]
     for vehicle in vehicles:
         since = loaded_since(vehicle, states["pilgrim"].values(), states["bag"].values())
-        _, judgement = judge_vehicle(vehicle, fixes.get(vehicle, []), since, clock, thresholds)
+        _, judgement = judge_vehicle(
+            vehicle, fixes.get(vehicle, []), since, clock, thresholds, hotels
+        )
         alerts.update((a.key, a) for a in judgement.open)
     return Reconciled(clock, states, alerts)

@@ -2,10 +2,12 @@
 
 The reconciler (stream/reconciler.py) loads what it needs, calls `judge_vehicles` with it
 and an ETA planner, and saves what comes back. Per vehicle:
-- its status and stall alert follow the rules of tariq/domain/alerts.py;
-- on a trip (not idle) with a known position, the plan (stop order and ETAs, from where
-  the vehicle is) is made again when a new trip began, when there is none, or when the
-  last one is `replan_every` old in the vehicle's time; otherwise the saved one is kept;
+- its status and stall alert follow the rules of tariq/domain/alerts.py (the stall rule
+  is geographic: every vehicle with fixes is judged, whatever it carries);
+- on a trip (it carries something and has left the airport) with a known position, the
+  plan (stop order and ETAs, from where the vehicle is) is made again when a new trip
+  began, when there is none, or when the last one is `replan_every` old in the vehicle's
+  time; otherwise the saved one is kept;
 - a trip is known by its departure: the first fix, after the latest loading, more than
   1 km from both airports. Once the clock has reached the departure (so that, with the
   low-watermark clock, every loading before it has been processed), each hotel the truck
@@ -28,7 +30,7 @@ import orjson
 from routing.eta import Destination, PlannedStop
 from routing.geo import AIRPORTS, haversine_m
 from tariq.config import AlertThresholds
-from tariq.domain.alerts import LEFT_AIRPORT_M, Alert, Carried, Fix, judge_vehicle
+from tariq.domain.alerts import LEFT_AIRPORT_M, Alert, Carried, Fix, judge_vehicle, on_trip
 from tariq.domain.entities import HotelState, VehicleState
 from tariq.domain.notices import ETA_CHANGE, Notice, bags_en_route, eta_changed
 
@@ -210,12 +212,17 @@ def judge_one(
     planner: Planner,
     replan_every: timedelta,
     told: Mapping[tuple[str, str], TripEta] | None = None,
+    *,
+    stall_hotels: Sequence[tuple[float, float]],
 ) -> VehicleOutcome:
-    status, judgement = judge_vehicle(vehicle_id, fixes, load.since, clock, thresholds)
+    status, judgement = judge_vehicle(
+        vehicle_id, fixes, load.since, clock, thresholds, stall_hotels
+    )
     plan: str | None = None
     planned_at: datetime | None = None
     replanned_at: datetime | None = None
-    if status != "idle" and position is not None and position.at is not None:
+    travelling = on_trip(load.since, fixes)
+    if travelling and position is not None and position.at is not None:
         if needs_plan(before, load.since, position.at, replan_every):
             # From where the vehicle is now: the ETA follows its progress.
             planned_at = replanned_at = position.at
@@ -230,7 +237,7 @@ def judge_one(
             plan, planned_at = before.plan, before.planned_at
     notices: list[Notice] = []
     now_told: list[TripEta] = []
-    if status != "idle":
+    if travelling:
         departed = departure(load.since, fixes)
         notices, now_told = trip_notices(
             vehicle_id, load, departed, plan, replanned_at, clock, told or {}
@@ -256,8 +263,11 @@ def judge_vehicles(
     planner: Planner,
     replan_every: timedelta,
     told: Mapping[tuple[str, str], TripEta] | None = None,
+    *,
+    stall_hotels: Sequence[tuple[float, float]],
 ) -> VehiclesRound:
     """Judge each vehicle, in the given order; a vehicle never judged before was idle.
+    `hotels` are the destinations' hotels; `stall_hotels` every registered hotel's place;
     `told`: (vehicle_id, hotel_id) -> what the hotel was last told about its trip."""
     result = VehiclesRound([], [], [], [])
     for v in vehicle_ids:
@@ -273,6 +283,7 @@ def judge_vehicles(
             planner,
             replan_every,
             told,
+            stall_hotels=stall_hotels,
         )
         result.judgements.append(outcome.judgement)
         result.told.extend(outcome.told)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulators.oracle import Thresholds
 from simulators.oracle import judge as oracle_judge
 from tariq.config import AlertThresholds
 from tariq.domain.events import AnyEvent, event_from_object
@@ -149,7 +150,35 @@ def position(event_id: str, minutes: float, lat: float, lon: float, vehicle: str
     )
 
 
-def test_vehicle_stalled_on_a_trip_after_twenty_minutes_within_fifty_metres() -> None:
+# Far from both airports and from the hotels below: a vehicle parked here may stall.
+ROADSIDE = (21.50, 39.40)
+HOTEL_1 = (21.4230, 39.8270)
+
+
+def hotel(hotel_id: str = "H1", minutes: float = 0, place: tuple[float, float] = HOTEL_1):
+    return ev(
+        f"hotel-{hotel_id}-{minutes}",
+        "hotel.registered",
+        minutes,
+        hotel_id=hotel_id,
+        name="Hotel",
+        city="makkah",
+        lat=place[0],
+        lon=place[1],
+    )
+
+
+def parked_at(
+    place: tuple[float, float], start: float, minutes: int, vehicle: str = "BUS-1"
+) -> list[AnyEvent]:
+    """A fix a minute for `minutes` minutes, all within a few metres of `place`."""
+    return [
+        position(f"{vehicle}-p{i}", start + i, place[0], place[1] + 0.00002 * (i % 2), vehicle)
+        for i in range(minutes + 1)
+    ]
+
+
+def test_vehicle_stalled_after_twenty_minutes_within_fifty_metres_away_from_stops() -> None:
     register = ev(
         "reg",
         "pilgrim.registered",
@@ -162,20 +191,81 @@ def test_vehicle_stalled_on_a_trip_after_twenty_minutes_within_fifty_metres() ->
     )
     bus = ev("bus", "pilgrim.bus_boarded", 10, pilgrim_id="P1", vehicle_id="BUS-1")
     moving = [position(f"m{i}", 10 + i, 21.60 - 0.01 * i, 39.30) for i in range(5)]
-    parked = [position(f"p{i}", 15 + i, 21.50, 39.40 + 0.0001 * (i % 2)) for i in range(21)]
-    events = [register, bus, *moving, *parked]
+    parked = parked_at(ROADSIDE, 15, 20)
+    events = [hotel(), register, bus, *moving, *parked]
     assert open_alerts(*events[:-1]) == set()  # 19 min parked
     assert open_alerts(*events) == {"vehicle_stalled"}  # 20 min parked: "or more"
-    # Moving again resolves it; so does dropping the load (check-in): no longer on a trip.
+    # Moving again resolves it.
     assert open_alerts(*events, position("go", 36, 21.45, 39.60)) == set()
+    # What it carries does not matter: the pilgrim checking in elsewhere changes nothing.
     checkin = ev("in", "pilgrim.hotel_arrived", 36, pilgrim_id="P1", hotel_id="H1")
-    assert open_alerts(*events, checkin) == set()
+    assert open_alerts(*events, checkin) == {"vehicle_stalled"}
 
 
-def test_a_parked_bus_at_the_airport_is_not_on_a_trip() -> None:
+def test_a_truck_parked_at_its_final_hotel_with_an_undelivered_bag_is_not_stalled() -> None:
+    events = [
+        hotel(),
+        coded(0),
+        scan("truck", "truck_loaded", 10, "JED", vehicle_id="TRK-1"),
+        *(position(f"m{i}", 11 + i, 21.60 - 0.02 * i, 39.50, "TRK-1") for i in range(5)),
+        # 100 m from the hotel, for an hour; the bag was never scanned `delivered`.
+        *parked_at((HOTEL_1[0] + 0.0009, HOTEL_1[1]), 20, 60, "TRK-1"),
+    ]
+    assert open_alerts(*events) == set()
+    # The same truck an hour in the same place with no hotel registered there stalls.
+    assert open_alerts(*events[1:]) == {"vehicle_stalled"}
+
+
+def test_a_truck_that_breaks_down_empty_after_leaving_the_airport_is_stalled() -> None:
+    events = [
+        hotel(),
+        coded(0),
+        scan("truck", "truck_loaded", 10, "JED", vehicle_id="TRK-1"),
+        *(position(f"m{i}", 11 + i, 21.60 - 0.02 * i, 39.50, "TRK-1") for i in range(5)),
+        scan("deliv", "delivered", 30, "H1"),  # empty now
+        *(position(f"b{i}", 40 + i, 21.50 + 0.02 * i, 39.45, "TRK-1") for i in range(5)),
+        *parked_at(ROADSIDE, 45, 25, "TRK-1"),
+    ]
+    assert open_alerts(*events) == {"vehicle_stalled"}
+
+
+def test_a_bus_waiting_at_the_airport_is_not_stalled() -> None:
     bus = ev("bus", "pilgrim.bus_boarded", 10, pilgrim_id="P1", vehicle_id="BUS-1")
-    parked = [position(f"p{i}", 10 + i, 21.679, 39.157) for i in range(40)]
-    assert open_alerts(bus, *parked) == set()
+    jed = (21.679, 39.157)
+    assert open_alerts(bus, *parked_at(jed, 10, 40)) == set()
+    # 900 m from the reference point is still "at the airport"; 1.2 km is not.
+    assert open_alerts(*parked_at((jed[0] + 0.0081, jed[1]), 10, 40)) == set()
+    assert open_alerts(*parked_at((jed[0] + 0.0108, jed[1]), 10, 40)) == {"vehicle_stalled"}
+
+
+def test_fewer_than_two_fixes_is_never_stalled() -> None:
+    assert open_alerts(position("one", 0, *ROADSIDE), tick(120)) == set()
+    two = [position("one", 0, *ROADSIDE), position("two", 1, *ROADSIDE)]
+    assert open_alerts(*two, tick(19)) == set()
+    assert open_alerts(*two, tick(20)) == {"vehicle_stalled"}  # 20 min past the first
+
+
+def test_a_hotel_registered_late_resolves_the_stall_and_thresholds_are_configurable() -> None:
+    near = (HOTEL_1[0] + 0.0036, HOTEL_1[1])  # about 400 m from the hotel
+    events = [hotel(), *parked_at(near, 0, 30)]
+    assert open_alerts(*events) == {"vehicle_stalled"}
+    assert open_alerts(*events, hotel("H2", 31, near)) == set()
+    wider = AlertThresholds(stall_hotel_m=500.0)
+    assert {k for k, _ in reconcile(events, wider).alerts} == set()
+    assert not oracle_judge(events, Thresholds(stall_hotel_m=500.0)).alerts
+    tighter_airport = AlertThresholds(stall_airport_m=100.0)
+    at_jed = parked_at((21.679 + 0.0081, 39.157), 0, 30)
+    assert {k for k, _ in reconcile(at_jed, tighter_airport).alerts} == {"vehicle_stalled"}
+
+
+def test_stall_thresholds_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tariq.config import load_settings
+
+    monkeypatch.setenv("TARIQ_STALL_AIRPORT_M", "1500")
+    monkeypatch.setenv("TARIQ_STALL_HOTEL_M", "250.5")
+    th = load_settings().thresholds
+    assert (th.stall_airport_m, th.stall_hotel_m) == (1500.0, 250.5)
+    assert (AlertThresholds().stall_airport_m, AlertThresholds().stall_hotel_m) == (1000, 300)
 
 
 # ---- any order, any duplicates: same state, same alerts, and the oracle agrees ------------
@@ -231,10 +321,19 @@ def scenario_events(data: st.DataObject) -> list[AnyEvent]:
         )
     if data.draw(st.booleans()):
         events.append(ev("bus", "pilgrim.bus_boarded", 650, pilgrim_id="P1", vehicle_id="BUS-1"))
+    if data.draw(st.booleans()):
+        events.append(hotel("H1", data.draw(st.integers(0, 2000))))
+    # A bus, loaded or not, moving or parked by the road, near the hotel or at the airport;
+    # and a truck (TRK-1 of the bags) parked somewhere too.
+    for vehicle in ("BUS-1", "TRK-1"):
+        place = data.draw(
+            st.sampled_from([ROADSIDE, (HOTEL_1[0] + 0.0009, HOTEL_1[1]), (21.679, 39.157)])
+        )
         moving = data.draw(st.booleans())
+        start = data.draw(st.integers(600, 1500))
         for i in range(data.draw(st.integers(0, 30))):
-            lat = 21.50 - (0.01 * i if moving else 0)
-            events.append(position(f"fix{i}", 655 + i, lat, 39.40))
+            lat = place[0] - (0.01 * i if moving else 0)
+            events.append(position(f"{vehicle}-{i}", start + i, lat, place[1], vehicle))
     events.append(tick(data.draw(st.integers(0, 2000))))
     return events
 

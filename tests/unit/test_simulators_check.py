@@ -104,3 +104,54 @@ def test_wrong_ids_on_a_matched_alert_and_wrong_rejected_count() -> None:
     report = compare(truth, bags, alerts, summary)
     assert {m.kind for m in report.mismatches} == {"alert_flight_id", "summary_rejected"}
     assert any("F9" in line for line in report.lines())
+
+
+def test_alert_churn_counts_raised_and_resolved_within_the_run() -> None:
+    from simulators.check import AlertChurn, churn_line, open_alerts_in
+
+    churn = AlertChurn(
+        {"misdelivered": 3, "vehicle_stalled": 1},
+        {"missing_at_arrival": 1},
+        true_open=4,
+        peak_open=9,
+    )
+    report = churn.as_dict()
+    assert (report["raised"], report["raised_and_resolved"], report["open_at_end"]) == (5, 1, 4)
+    assert report["raised_and_resolved_share"] == 0.2
+    assert (report["true_open_at_end"], report["peak_open_during_run"]) == (4, 9)
+    assert "5 raised, 1 of them resolved within the run (20.00%)" in churn_line(report)
+    assert AlertChurn({}, {}).resolved_share == 0.0
+    assert open_alerts_in({"alerts_open_by_type": {"a": 2, "b": 3}}) == 5
+    assert open_alerts_in({}) == 0
+
+
+def test_the_stream_bench_counts_true_open_alerts_with_the_oracle() -> None:
+    from simulators.bench_stream import oracle_view
+
+    scan = (
+        b'{"event_id":"e1","type":"bag.scanned","occurred_at":"2026-05-18T04:00:00Z",'
+        b'"tag":"0065000001","checkpoint":"accepted","location":"CGK"}'
+    )
+    assert oracle_view([(b"k", scan), (None, b"not json")]) == (1, 0)  # an unknown_tag
+
+
+def test_event_time_transients_are_alerts_that_open_and_resolve_in_event_time() -> None:
+    from simulators.check import event_time_transients
+    from tariq.domain.events import event_from_object
+
+    def ev(eid: str, type_: str, hhmm: str, **fields: Any) -> Any:
+        at = f"2026-05-18T{hhmm}:00Z"
+        return event_from_object({"event_id": eid, "type": type_, "occurred_at": at, **fields})
+
+    coded = ev("c", "bag.coded", "00:00", tag="0065000001", pilgrim_id="P1", flight_id="F1",
+               hotel_id="H1")  # fmt: skip
+    checkin = ev("i", "pilgrim.hotel_arrived", "01:00", pilgrim_id="P1", hotel_id="H1")
+    # Delivered 6 h after check-in: delivery_overdue held from 05:00 to 07:00 in event time.
+    late = ev("d", "bag.scanned", "07:00", tag="0065000001", checkpoint="delivered",
+              location="H1")  # fmt: skip
+    assert event_time_transients([late, checkin, coded]) == {"delivery_overdue": 1}
+    # Delivered in time: nothing ever opened.
+    early = ev("d", "bag.scanned", "03:00", tag="0065000001", checkpoint="delivered",
+               location="H1")  # fmt: skip
+    tick = ev("t", "flight.departed", "09:00", flight_id="F9")
+    assert event_time_transients([early, checkin, coded, tick]) == {}

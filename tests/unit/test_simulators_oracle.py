@@ -188,44 +188,82 @@ def _bus_trip(stall_s: int, checked_in: bool = False) -> list[AnyEvent]:
     return events
 
 
-def test_vehicle_stalled_after_twenty_minutes_within_fifty_metres_on_a_trip() -> None:
+def fixes_at(
+    place: tuple[float, float], start: int, minutes: int, vehicle: str = "TRK-1"
+) -> list[AnyEvent]:
+    """A fix a minute for `minutes` minutes, within a few metres of `place`."""
+    return [
+        ev(
+            start + k * 60,
+            "vehicle.position",
+            vehicle_id=vehicle,
+            kind="truck",
+            lat=offset_point(place, (k % 3) * 5.0, 0)[0],
+            lon=offset_point(place, (k % 3) * 5.0, 0)[1],
+        )
+        for k in range(minutes + 1)
+    ]
+
+
+def hotel_at(place: tuple[float, float], hotel: str = "H1", t: int = T0) -> AnyEvent:
+    return ev(
+        t,
+        "hotel.registered",
+        hotel_id=hotel,
+        name="Hotel",
+        city="makkah",
+        lat=place[0],
+        lon=place[1],
+    )
+
+
+def test_vehicle_stalled_after_twenty_minutes_within_fifty_metres() -> None:
     assert "vehicle_stalled" not in types(judge(_bus_trip(19 * 60)))
     stalled = judge(_bus_trip(20 * 60))
     assert [a.key for a in stalled.alerts] == [("vehicle_stalled", "BUS-1")]
-    # Its load dropped (the pilgrim checked in): no longer on a trip.
-    assert "vehicle_stalled" not in types(judge(_bus_trip(30 * 60, checked_in=True)))
-    # A replacement bus took the pilgrim: the broken bus carries nobody any more.
+    # What it carries does not matter (contract v1.1): checked in or taken over by another
+    # bus, the broken bus by the road is still stalled.
+    assert "vehicle_stalled" in types(judge(_bus_trip(30 * 60, checked_in=True)))
     moved = ev(T0 + 600 + 30 * 60, "pilgrim.bus_boarded", pilgrim_id="P1", vehicle_id="BUS-2")
-    assert "vehicle_stalled" not in types(judge([*_bus_trip(30 * 60), moved]))
+    assert "vehicle_stalled" in types(judge([*_bus_trip(30 * 60), moved]))
 
 
-def test_a_vehicle_waiting_at_the_airport_is_not_on_a_trip() -> None:
+def test_a_vehicle_waiting_at_the_airport_is_not_stalled() -> None:
     jed = AIRPORTS["JED"]
     events = [ev(T0, "pilgrim.bus_boarded", pilgrim_id="P1", vehicle_id="BUS-1")]
-    events += [
-        ev(T0 + k * 60, "vehicle.position", vehicle_id="BUS-1", kind="bus", lat=jed[0], lon=jed[1])
-        for k in range(1, 40)
-    ]
+    events += fixes_at(jed, T0 + 60, 40, "BUS-1")
     assert "vehicle_stalled" not in types(judge(events))
+    # 1.2 km from the reference point is no longer at the airport.
+    away = offset_point(jed, 0, 1_200)
+    assert "vehicle_stalled" in types(judge(fixes_at(away, T0, 40, "BUS-1")))
 
 
-def test_a_truck_stalls_until_it_delivers() -> None:
-    haram = HARAM
-    events = [coded(T0), scan(T0 + 60, "truck_loaded", "JED", vehicle_id="TRK-1")]
-    events += [
-        ev(
-            T0 + 120 + k * 60,
-            "vehicle.position",
-            vehicle_id="TRK-1",
-            kind="truck",
-            lat=haram[0],
-            lon=haram[1],
-        )
-        for k in range(25)
+def test_a_truck_parked_at_its_final_hotel_with_an_undelivered_bag_is_not_stalled() -> None:
+    hotel = offset_point(HARAM, 500, 500)
+    events = [hotel_at(hotel), coded(T0), scan(T0 + 60, "truck_loaded", "JED", vehicle_id="TRK-1")]
+    events += fixes_at(offset_point(hotel, 100, 100), T0 + 600, 60)
+    assert "vehicle_stalled" not in types(judge(events))
+    # Without that hotel registered, the same place is a stall (the hotel decides, not the bag).
+    assert "vehicle_stalled" in types(judge(events[1:]))
+
+
+def test_a_truck_that_breaks_down_empty_after_leaving_the_airport_is_stalled() -> None:
+    events = [
+        hotel_at(offset_point(HARAM, 500, 500)),
+        coded(T0),
+        scan(T0 + 60, "truck_loaded", "JED", vehicle_id="TRK-1"),
+        scan(T0 + 3000, "delivered", "H1"),
     ]
+    events += fixes_at(offset_point(HARAM, -5_000, 3_000), T0 + 3600, 25)
     assert "vehicle_stalled" in types(judge(events))
-    delivered = scan(T0 + 200, "delivered", "H1")
-    assert "vehicle_stalled" not in types(judge([*events, delivered]))
+
+
+def test_fewer_than_two_fixes_never_stall() -> None:
+    spot = offset_point(HARAM, -5_000, 3_000)
+    one = fixes_at(spot, T0, 0)
+    clock = ev(T0 + 7200, "flight.departed", flight_id="F9")
+    assert "vehicle_stalled" not in types(judge([*one, clock]))
+    assert "vehicle_stalled" in types(judge([*fixes_at(spot, T0, 1), clock]))
 
 
 def _small_scenario() -> list[AnyEvent]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -91,6 +90,7 @@ def judge(
         planner,
         REPLAN,
         {(t.vehicle_id, t.hotel_id): t for t in told},
+        stall_hotels=[(h.lat, h.lon) for h in HOTELS.values() if h.lat and h.lon],
     )
 
 
@@ -110,8 +110,8 @@ def test_a_new_trip_is_planned_and_tells_each_hotel_its_bags_are_en_route() -> N
         {"hotel_id": "H2", "eta": (planned_at + timedelta(minutes=40)).isoformat()},
     ]
     assert (judgement.next_stop, judgement.eta) == ("H1", planned_at + timedelta(minutes=20))
-    # Moving: the run of fixes within 50 m is the latest fix alone.
-    assert judgement.stall_due_at == planned_at + timedelta(minutes=20)
+    # Moving: the run of fixes within 50 m is the latest fix alone, too few to stall.
+    assert judgement.stall_due_at is None
     assert result.alerts == []
 
     by_hotel = {n.hotel_id: n for n in result.notices}
@@ -145,7 +145,7 @@ def test_the_plan_is_kept_until_it_is_five_minutes_old_then_made_again() -> None
     fixes = moving_fixes(T0, 14)
     kept = judge(truck_load(), fixes, before, fixes[-1].at, planner, first.told)
     assert len(planner.calls) == 1
-    assert kept.judgements[0] == replace(before, stall_due_at=fixes[-1].at + timedelta(minutes=20))
+    assert kept.judgements[0] == before
     assert kept.notices == []
     assert kept.views == []
 
@@ -199,7 +199,8 @@ def test_a_vehicle_still_for_twenty_minutes_on_a_trip_stalls() -> None:
     clock = T0 + timedelta(minutes=26)
     stalled = judge(truck_load(), fixes, on_trip.judgements[0], clock, planner, on_trip.told)
     assert stalled.judgements[0].status == "stalled"
-    assert stalled.judgements[0].stall_due_at is None
+    # The run's stall time stays, so the vehicle is judged again when hotels change.
+    assert stalled.judgements[0].stall_due_at == T0 + timedelta(minutes=26)
     assert stalled.alerts == [Alert("vehicle_stalled", "V1", vehicle_id="V1")]
     assert [v["status"] for v in stalled.views] == ["stalled"]
     assert stalled.notices == []

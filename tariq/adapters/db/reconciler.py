@@ -8,7 +8,7 @@ one REPEATABLE READ transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ from tariq.domain.alerts import Alert, Fix
 from tariq.domain.bags import BagState
 from tariq.domain.entities import PilgrimState
 from tariq.domain.vehicles import VehicleJudgement
+from tariq.domain.watermark import ScopeClock
 
 # Any fixed number: whoever holds this advisory lock is the reconciler.
 LEADER_LOCK: Final = 7_262_022
@@ -49,10 +50,14 @@ async def take_marks(conn: asyncpg.Connection, limit: int) -> list[tuple[str, st
     return [(r["kind"], r["key"]) for r in rows]
 
 
-async def service_clock(conn: asyncpg.Connection) -> datetime | None:
-    """The service's event-time clock: the latest clock of any worker."""
-    clock: datetime | None = await conn.fetchval("SELECT max(clock) FROM counters")
-    return clock
+async def scope_clocks(conn: asyncpg.Connection) -> list[ScopeClock]:
+    """Each counters scope's clock and, for input partitions, the lag its latest batch left
+    and how many wall seconds ago (tariq/domain/watermark.py judges the clock from them)."""
+    rows = await conn.fetch(
+        "SELECT scope, clock, input_end - input_offset AS lag,"
+        " extract(epoch FROM now() - lag_at)::float8 AS lag_age_s FROM counters"
+    )
+    return [ScopeClock(r["scope"], r["clock"], r["lag"], r["lag_age_s"]) for r in rows]
 
 
 async def round_state(conn: asyncpg.Connection) -> tuple[datetime | None, int]:
@@ -97,6 +102,15 @@ async def due_flights(
     """Flights that arrived in (previous - delay, clock - delay]."""
     query = "SELECT flight_id AS id FROM flights WHERE arrived_at"
     return await _due(conn, query, previous, clock, delay)
+
+
+async def due_departures(
+    conn: asyncpg.Connection, previous: datetime | None, clock: datetime
+) -> list[str]:
+    """Flights that departed in (previous, clock] (left_behind and loaded_without_pilgrim
+    hold from the departure on)."""
+    query = "SELECT flight_id AS id FROM flights WHERE departed_at"
+    return await _due(conn, query, previous, clock, timedelta(0))
 
 
 async def due_pilgrims(
@@ -151,17 +165,54 @@ async def vehicle_loads(
     return pilgrims, bags
 
 
-async def fixes_since(
-    conn: asyncpg.Connection, vehicle_ids: Sequence[str], earliest: datetime
+async def fixes_from(
+    conn: asyncpg.Connection, earliest: Mapping[str, datetime], before: int
 ) -> list[tuple[str, Fix]]:
-    """(vehicle_id, fix) for the fixes of these vehicles at or after `earliest`."""
+    """(vehicle_id, fix) for each vehicle's fixes at or after its earliest time, and the
+    `before` latest fixes before it (tariq/domain/alerts.py `fixes_from` says why)."""
+    ids = sorted(earliest)
     rows = await conn.fetch(
-        "SELECT f.vehicle_id, f.at, f.event_id, f.lat, f.lon FROM unnest($1::text[]) k(key)"
-        " JOIN vehicle_fixes f ON f.vehicle_id = k.key WHERE f.at >= $2",
-        list(vehicle_ids),
-        earliest,
+        "SELECT f.vehicle_id, f.at, f.event_id, f.lat, f.lon"
+        " FROM unnest($1::text[], $2::timestamptz[]) k(key, earliest)"
+        " JOIN vehicle_fixes f ON f.vehicle_id = k.key AND f.at >= k.earliest"
+        " UNION ALL"
+        " SELECT k.key, b.at, b.event_id, b.lat, b.lon"
+        " FROM unnest($1::text[], $2::timestamptz[]) k(key, earliest)"
+        " CROSS JOIN LATERAL (SELECT f.at, f.event_id, f.lat, f.lon FROM vehicle_fixes f"
+        " WHERE f.vehicle_id = k.key AND f.at < k.earliest"
+        " ORDER BY f.at DESC, f.event_id DESC LIMIT $3) b",
+        ids,
+        [earliest[v] for v in ids],
+        before,
     )
     return [(r["vehicle_id"], Fix(r["at"], r["event_id"], r["lat"], r["lon"])) for r in rows]
+
+
+async def hotels_version(conn: asyncpg.Connection) -> str:
+    """Changes whenever a hotel is registered or its registration replaced."""
+    version: str = await conn.fetchval(
+        "SELECT count(*)::text || ':' || coalesce(md5(string_agg("
+        "hotel_id || '/' || coalesce(event_id, ''), ',' ORDER BY hotel_id)), '')"
+        " FROM hotels"
+    )
+    return version
+
+
+async def hotel_places(conn: asyncpg.Connection) -> list[tuple[float, float]]:
+    """(lat, lon) of every registered hotel."""
+    rows = await conn.fetch(
+        "SELECT lat, lon FROM hotels WHERE lat IS NOT NULL AND lon IS NOT NULL ORDER BY hotel_id"
+    )
+    return [(r["lat"], r["lon"]) for r in rows]
+
+
+async def parked_vehicles(conn: asyncpg.Connection) -> list[str]:
+    """Vehicles whose latest fixes form a run that may stall (their judgement depends on
+    where the hotels are)."""
+    rows = await conn.fetch(
+        "SELECT vehicle_id FROM vehicle_judgements WHERE stall_due_at IS NOT NULL"
+    )
+    return [r["vehicle_id"] for r in rows]
 
 
 async def vehicle_judgements(

@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from tariq.domain.records import Accepted, DeadLetter, journal_payload
+from tariq.domain.watermark import PartitionProgress
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +169,8 @@ class ScopeChange:
     duplicates: int = 0
     rejected: int = 0
     clock: datetime | None = None
+    # Where the batch left its input partition (None when the consumer does not say).
+    progress: PartitionProgress | None = None
 
 
 async def update_scopes(
@@ -175,15 +178,22 @@ async def update_scopes(
     changes: dict[str, ScopeChange],
     stage_delta: dict[str, dict[str, int]],
 ) -> list[ScopeTotals]:
-    """Add a batch's counts to its scopes; returns their new absolute totals."""
+    """Add a batch's counts to its scopes, and where it left their input partitions
+    (offsets only grow: batches in flight may commit out of order); returns the scopes'
+    new absolute totals."""
     scopes = sorted(changes)
+    progress = [changes[s].progress for s in scopes]
     rows = await conn.fetch(
         "UPDATE counters c SET version = c.version + 1,"
         " processed = c.processed + u.processed, duplicates = c.duplicates + u.duplicates,"
         " rejected = c.rejected + u.rejected,"
-        " clock = GREATEST(c.clock, u.clock)"
+        " clock = GREATEST(c.clock, u.clock),"
+        " input_offset = GREATEST(c.input_offset, u.input_offset),"
+        " input_end = GREATEST(c.input_end, u.input_end),"
+        " lag_at = CASE WHEN u.input_end IS NULL THEN c.lag_at ELSE now() END"
         " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
-        " $5::timestamptz[]) AS u(scope, processed, duplicates, rejected, clock)"
+        " $5::timestamptz[], $6::bigint[], $7::bigint[])"
+        " AS u(scope, processed, duplicates, rejected, clock, input_offset, input_end)"
         " WHERE c.scope = u.scope"
         " RETURNING c.scope, c.version, c.processed, c.duplicates, c.rejected, c.clock",
         scopes,
@@ -191,6 +201,8 @@ async def update_scopes(
         [changes[s].duplicates for s in scopes],
         [changes[s].rejected for s in scopes],
         [changes[s].clock for s in scopes],
+        [p.next_offset if p else None for p in progress],
+        [p.end if p else None for p in progress],
     )
     flat = [(s, stage, n) for s, d in stage_delta.items() for stage, n in d.items() if n]
     if flat:

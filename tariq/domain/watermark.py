@@ -1,0 +1,75 @@
+"""The clock deadline rules are judged against (contract v1.1 section 2), pure.
+
+The service's clock is the latest `occurred_at` processed, but it must not run ahead of
+input that has been accepted and not yet processed. Each input partition (a counters
+scope) records, with the batch that processed it, the latest event time it has processed
+and how far its consumer was behind the partition's end after that batch. While some
+partitions lag, deadline rules are judged against the earliest of their clocks (a low
+watermark): events already waiting there could still prevent an alert.
+
+- A partition with no backlog (idle, or caught up) does not hold the clock back.
+- A lag is trusted only while fresh: a partition whose lag was not refreshed for
+  `stale_after_s` of wall time (its worker died and no other took it over yet) no longer
+  holds the clock back, so a dead consumer cannot stop the deadline rules for ever.
+- A lagging partition that has processed no valid event yet (no clock of its own) holds
+  the clock where the previous round left it.
+- The judge clock never goes back: alerts raised in good faith stay raised until the
+  facts resolve them (a later burst of older input is judged like late events).
+Once nothing lags, the judge clock is the latest event time processed, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionProgress:
+    """Where a batch left its input partition: the next offset to process, and the end of
+    the partition (its high watermark) as the consumer last saw it."""
+
+    next_offset: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - self.next_offset, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeClock:
+    """A counters scope as the reconciler reads it."""
+
+    scope: str
+    clock: datetime | None  # the latest occurred_at processed from it
+    lag: int | None  # messages behind the partition's end after its latest batch
+    lag_age_s: float | None  # wall seconds since that lag was recorded
+
+
+def holds_back(scope: ScopeClock, stale_after_s: float) -> bool:
+    """Whether this scope still has a backlog that deadline rules must wait for."""
+    if not scope.lag or scope.lag <= 0:
+        return False
+    return scope.lag_age_s is not None and scope.lag_age_s <= stale_after_s
+
+
+def judge_clock(
+    scopes: Iterable[ScopeClock], previous: datetime | None, stale_after_s: float
+) -> datetime | None:
+    """The clock for deadline rules: min(clocks of the lagging scopes, latest clock), never
+    earlier than the previous judge clock."""
+    listed = list(scopes)
+    latest = max((s.clock for s in listed if s.clock is not None), default=None)
+    if latest is None:
+        return previous
+    candidate = latest
+    for scope in listed:
+        if holds_back(scope, stale_after_s):
+            if scope.clock is None:
+                return previous
+            candidate = min(candidate, scope.clock)
+    if previous is not None and previous > candidate:
+        return previous
+    return candidate
