@@ -13,6 +13,7 @@ from tariq.adapters.kafka import EventProducer
 from tariq.adapters.live import LiveMirror
 from tariq.config import Settings
 from tariq.domain.tokens import Principal
+from tariq.services.readiness import ReadinessProbe
 
 if TYPE_CHECKING:
     from dashboards.feeds import FeedHub
@@ -25,3 +26,4 @@ VERIFIER = web.AppKey("verifier", TokenVerifier)
 HUB: web.AppKey[FeedHub] = web.AppKey("hub")
 PRINCIPAL = web.RequestKey("principal", Principal)
 PLANNER: web.AppKey[EtaPlanner] = web.AppKey("planner")
+READINESS = web.AppKey("readiness", ReadinessProbe)

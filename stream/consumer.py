@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from tariq.adapters.kafka import bootstrap_servers
+from tariq.adapters.outages import BROKER, OutageLog, retry_while_down
 from tariq.config import Settings
 from tariq.domain.records import InputRecord
 
@@ -57,16 +58,24 @@ class _Drain(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         await self.owner.drain()
+        self.owner.assigned = set()
+        self.owner.done = {}
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner.assigned = set(assigned)
         log.info("input partitions assigned: %s", sorted(tp.partition for tp in assigned))
 
 
 class IngestConsumer:
-    def __init__(self, settings: Settings, process: Process) -> None:
+    def __init__(
+        self, settings: Settings, process: Process, outages: OutageLog | None = None
+    ) -> None:
         kafka_url, _, _ = settings.require_urls()
         self.settings = settings
         self.process = process
+        self.outages = outages or OutageLog(log, "ingest")
+        self.assigned: set[TopicPartition] = set()
+        self.done: dict[TopicPartition, int] = {}  # committed offsets, for the lag
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers(kafka_url),
             group_id=settings.ingest_group,
@@ -83,7 +92,7 @@ class IngestConsumer:
 
     async def run(self) -> None:
         self.consumer.subscribe([self.settings.events_topic], listener=_Drain(self))
-        await self.consumer.start()
+        await retry_while_down(self.consumer.start, self.outages, plain=BROKER)
         try:
             while True:
                 fetched = await self.consumer.getmany(
@@ -109,7 +118,9 @@ class IngestConsumer:
         task, offsets = self.in_flight[0]
         await task  # an error here stops the worker: nothing is committed past it
         self.in_flight.popleft()
-        await self.consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+        commit = {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()}
+        await retry_while_down(lambda: self.consumer.commit(commit), self.outages, plain=BROKER)
+        self.done.update(offsets)
 
     async def _finish_done(self) -> None:
         while self.in_flight and self.in_flight[0][0].done():
@@ -118,3 +129,21 @@ class IngestConsumer:
     async def drain(self) -> None:
         while self.in_flight:
             await self._finish_oldest()
+
+    async def status(self) -> dict[str, Any]:
+        """What this worker consumes: its partitions and, per partition, how many messages
+        wait (the broker's high watermark minus the committed offset; None until known)."""
+        lag: dict[str, int | None] = {}
+        for tp in sorted(self.assigned, key=lambda tp: tp.partition):
+            high = self.consumer.highwater(tp)
+            done = self.done.get(tp)
+            if done is None:
+                with contextlib.suppress(Exception):
+                    done = await asyncio.wait_for(self.consumer.position(tp), timeout=1.0)
+            lag[str(tp.partition)] = None if high is None or done is None else max(high - done, 0)
+        known = [n for n in lag.values() if n is not None]
+        return {
+            "partitions": sorted(tp.partition for tp in self.assigned),
+            "lag_by_partition": lag,
+            "lag": sum(known) if len(known) == len(lag) else None,
+        }

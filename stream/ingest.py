@@ -23,6 +23,7 @@ from tagging.iata import IataParseError, translate
 from tariq.adapters.db import states, store
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
+from tariq.adapters.outages import REDIS, OutageLog, dependency_down, retry_while_down
 from tariq.domain.entities import VehicleState
 from tariq.domain.events import (
     BagScanned,
@@ -95,23 +96,46 @@ def translate_iata(
 
 
 class BatchProcessor:
-    def __init__(self, pool: asyncpg.Pool, live: LiveMirror, republish: Republish) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        live: LiveMirror,
+        republish: Republish,
+        outages: OutageLog | None = None,
+    ) -> None:
         self.pool = pool
         self.live = live
         self.republish = republish
+        self.outages = outages or OutageLog(log, "ingest")
+        # Set when a batch committed but Redis could not be told: the worker re-syncs the
+        # mirror from PostgreSQL once Redis answers (stream/app.py).
+        self.mirror_stale = False
 
     async def process(self, records: Sequence[InputRecord]) -> BatchOutcome:
-        """Process a batch; a transaction PostgreSQL aborted (a deadlock between batches in
-        flight, a serialization failure) rolled back whole, so it is simply run again."""
+        """Process a batch. While PostgreSQL or the broker is down, the batch waits and is
+        run again (nothing is committed, its offsets neither); run again after a commit, it
+        changes nothing (the journal). A transaction PostgreSQL aborted (a deadlock between
+        batches in flight, a serialization failure) rolled back whole, so it is run again."""
         for attempt in range(1, RETRIES + 1):
             try:
-                return await self._process(records)
+                return await retry_while_down(lambda: self._process(records), self.outages)
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
                 if attempt == RETRIES:
                     raise
                 log.warning("batch aborted (%s); retrying (%d/%d)", exc, attempt, RETRIES)
                 await asyncio.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
+
+    async def _mirror(self, publish: Awaitable[None]) -> None:
+        """Tell Redis; if it is down, PostgreSQL has the batch and the mirror is re-synced
+        from it when Redis is back, so the batch goes on."""
+        try:
+            await publish
+        except Exception as exc:
+            if dependency_down(exc, plain=REDIS) is None:
+                raise
+            self.mirror_stale = True
+            self.outages.failed(REDIS, exc)
 
     async def _process(self, records: Sequence[InputRecord]) -> BatchOutcome:
         decoded = decode_batch(records)
@@ -187,13 +211,15 @@ class BatchProcessor:
 
         bags = folded.changed["bag"]
         vehicles = folded.changed["vehicle"]
-        await self.live.publish_batch(
-            totals,
-            [_bag_change(bag, groups.get(bag.pilgrim_id or "")) for bag in bags.values()],
-            [vehicle_view(v) for v in vehicles.values()],
+        await self._mirror(
+            self.live.publish_batch(
+                totals,
+                [_bag_change(bag, groups.get(bag.pilgrim_id or "")) for bag in bags.values()],
+                [vehicle_view(v) for v in vehicles.values()],
+            )
         )
         if notices:
-            await self.live.publish_notices([notice_as_dict(n) for n in notices])
+            await self._mirror(self.live.publish_notices([notice_as_dict(n) for n in notices]))
         processed = sum(c.processed for c in changes.values())
         return BatchOutcome(processed, len(true_duplicates), len(new_dead), len(bags))
 

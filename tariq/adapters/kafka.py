@@ -7,10 +7,12 @@ import contextlib
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from tariq.adapters.db import spool
 from tariq.config import Settings
 
 
@@ -51,11 +53,18 @@ async def ensure_topics(settings: Settings) -> None:
 
 
 class EventProducer:
-    """Sends events (already-encoded JSON) keyed so that a bag's events share a partition."""
+    """Sends events (already-encoded JSON) keyed so that a bag's events share a partition.
 
-    def __init__(self, settings: Settings, *, linger_ms: int = 1) -> None:
+    With `spool` (a PostgreSQL pool), each batch is first kept in the accepted-events spool
+    (migration 008), for a broker that forgets messages when it restarts (README
+    "Reliability"): `send_many` returns only once both have it."""
+
+    def __init__(
+        self, settings: Settings, *, linger_ms: int = 1, spool: asyncpg.Pool | None = None
+    ) -> None:
         kafka_url, _, _ = settings.require_urls()
         self.topic = settings.events_topic
+        self.spool = spool
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers(kafka_url),
             linger_ms=linger_ms,
@@ -70,7 +79,9 @@ class EventProducer:
         await self._producer.stop()
 
     async def send_many(self, items: Sequence[tuple[bytes | None, bytes]]) -> None:
-        """Send and wait until the broker has every message."""
+        """Send and wait until the broker (and the spool, if any) has every message."""
+        if self.spool is not None:
+            await spool.keep(self.spool, items)
         futures = [
             await self._producer.send(self.topic, value=value, key=key) for key, value in items
         ]
