@@ -22,7 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from tariq.adapters.kafka import bootstrap_servers
+from tariq.adapters.kafka import bootstrap_servers, source_topic
 from tariq.adapters.outages import BROKER, OutageLog, retry_while_down
 from tariq.config import Settings
 from tariq.domain.records import InputRecord
@@ -43,7 +43,7 @@ def to_record(message: Any) -> InputRecord:
     value = message.value
     return InputRecord(
         value=value if isinstance(value, bytes) else b"",
-        topic=message.topic,
+        topic=source_topic(message.topic),
         partition=message.partition,
         offset=message.offset,
         parent_event_id=parent,

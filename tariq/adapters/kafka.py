@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
@@ -14,6 +15,17 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from tariq.adapters.db import spool
 from tariq.config import Settings
+
+# Set by `tariq up` for its children when its embedded broker keeps nothing across a restart
+# (Tansu): offsets then start at 0 again, so where a message was (`source_ref`, which makes
+# redeliveries change nothing) also names the broker's run. Unset on real Kafka.
+BROKER_EPOCH_ENV = "TARIQ_BROKER_EPOCH"
+
+
+def source_topic(topic: str) -> str:
+    """The topic as a message's `source_ref` names it (with the broker's run, if set)."""
+    epoch = os.environ.get(BROKER_EPOCH_ENV, "")
+    return f"{topic}~{epoch}" if epoch else topic
 
 
 def bootstrap_servers(kafka_url: str) -> list[str]:
@@ -80,10 +92,14 @@ class EventProducer:
 
     async def send_many(self, items: Sequence[tuple[bytes | None, bytes]]) -> None:
         """Send and wait until the broker (and the spool, if any) has every message."""
-        if self.spool is not None:
-            await spool.keep(self.spool, items)
+        ids = await spool.keep(self.spool, items) if self.spool is not None else []
         futures = [
             await self._producer.send(self.topic, value=value, key=key) for key, value in items
         ]
-        if futures:
-            await asyncio.gather(*futures)
+        if not futures:
+            return
+        placed = await asyncio.gather(*futures)
+        if self.spool is not None:
+            topic = source_topic(self.topic)
+            refs = [f"kafka:{topic}:{m.partition}:{m.offset}" for m in placed]
+            await spool.placed(self.spool, ids, refs)

@@ -8,6 +8,7 @@ import collections
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -99,12 +100,15 @@ async def prepare_service(settings: Settings, *, respool: bool = False) -> str:
                     file=sys.stderr,
                     flush=True,
                 )
-                producer = EventProducer(settings)
+                # Spooled again as new copies (with their new places), the old rows dropped.
+                producer = EventProducer(settings, spool=pool)
                 await producer.start()
                 try:
-                    await producer.send_many(waiting)
+                    await producer.send_many([(key, value) for _id, key, value in waiting])
                 finally:
                     await producer.stop()
+                async with pool.acquire() as conn:
+                    await spool.forget(conn, [row[0] for row in waiting])
         return await create_token(pool, "operator", None)
     finally:
         await pool.close()
@@ -131,6 +135,13 @@ def start_missing_services(settings: Settings, data_dir: Path) -> tuple[Settings
         redis_url=settings.redis_url or services.redis_url,
         database_url=settings.database_url or services.database_url,
     )
+    # A memory-only broker numbers its offsets from 0 again on every start: name this run
+    # in every `source_ref` (tariq/adapters/kafka.py), for us and the children we start.
+    from tariq.adapters.kafka import BROKER_EPOCH_ENV
+
+    os.environ.pop(BROKER_EPOCH_ENV, None)
+    if services.kafka_url and embedded_broker() == "tansu":
+        os.environ[BROKER_EPOCH_ENV] = secrets.token_hex(6)
     return settings, services
 
 
@@ -138,6 +149,7 @@ def child_env(settings: Settings, *, spool: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     if spool:
         env[SPOOL_ENV] = "1"
+
     env.update(
         {
             "TARIQ_KAFKA_URL": settings.kafka_url or "",
