@@ -43,7 +43,9 @@ def dependency_down(exc: BaseException, *, plain: str = DATABASE) -> str | None:
         | asyncpg.exceptions.CrashShutdownError,
     ):
         return DATABASE
-    if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
+    # A connection cut in the middle of an operation (a server restart) leaves asyncpg in
+    # states it reports as interface or internal client errors.
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions._base.InternalClientError):
         return DATABASE
     if isinstance(exc, _KAFKA_DOWN):
         return BROKER
