@@ -57,7 +57,8 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def embedded_broker() -> str:
-    """TARIQ_EMBEDDED_BROKER: `noida` (kept on disk, the default) or `tansu` (memory only)."""
+    """TARIQ_EMBEDDED_BROKER: `tansu` (memory only, the default; accepted events are
+    spooled) or `noida` (noida-db, kept on disk; docs/reliability.md)."""
     return os.environ.get("TARIQ_EMBEDDED_BROKER", "").strip() or DEFAULT_EMBEDDED_BROKER
 
 
