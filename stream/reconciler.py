@@ -27,6 +27,7 @@ from tariq.adapters.db import reconciler as db
 from tariq.adapters.db import states
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
+from tariq.adapters.outages import OutageLog, dependency_down
 from tariq.config import AlertThresholds
 from tariq.domain.alerts import Alert, Fix, alert_changes, carried_by, judge_bags
 from tariq.domain.notices import Notice, notice_as_dict
@@ -84,6 +85,7 @@ class Reconciler:
         self.live = live
         self.thresholds = thresholds
         self._planner: EtaPlanner | None = None
+        self.outages = OutageLog(log, "reconciler")
 
     # ---- leading ----------------------------------------------------------------------
 
@@ -107,14 +109,18 @@ class Reconciler:
                         await db.stop_leading(leader)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("reconciler round failed; retrying")
+            except Exception as exc:
+                if (dependency := dependency_down(exc)) is None:
+                    log.exception("reconciler round failed; retrying")
+                else:
+                    self.outages.failed(dependency, exc)  # logged once, not per round
                 await asyncio.sleep(1.0)
 
     async def _lead(self, stop: asyncio.Event, every_s: float) -> None:
         while not stop.is_set():
             started = asyncio.get_running_loop().time()
             result = await self.round()
+            self.outages.recovered()
             if result.marks < MARKS_PER_ROUND:
                 pause = every_s - (asyncio.get_running_loop().time() - started)
                 with contextlib.suppress(TimeoutError):
