@@ -1,6 +1,7 @@
 """Faults during a replay of a simulated day: the worker SIGKILLed twice (and restarted),
 Redis restarted (it comes back empty), PostgreSQL restarted, the web server SIGKILLed (and
-restarted). The test owns its Redis and PostgreSQL servers so that it can restart them.
+restarted). The test owns its Redis and PostgreSQL servers so that it can restart them;
+while each is down, /health names it and a request that needs PostgreSQL answers 503 JSON.
 The checker then finds the final state, the alerts, the dead letters and the counts
 exact, and no process of the service exited by itself."""
 
@@ -11,7 +12,6 @@ import json
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,26 +40,16 @@ class OwnServers:
         self.redis: ServerProcess = start_redis(workdir / "redis", password=self.password)
         self.postgres: ServerProcess = start_postgres(workdir / "pg")
 
-    def restart_redis(self, down_s: float) -> None:
+    def start_redis_again(self) -> None:
         port = self.redis.port
-        self.redis.stop()
-        _pause(down_s)
         self.redis = start_redis(self.workdir / "redis", port=port, password=self.password)
 
-    def restart_postgres(self, down_s: float) -> None:
-        port = self.postgres.port
-        self.postgres.stop()
-        _pause(down_s)
-        self.postgres = start_postgres(self.workdir / "pg", port=port)
+    def start_postgres_again(self) -> None:
+        self.postgres = start_postgres(self.workdir / "pg", port=self.postgres.port)
 
     def stop(self) -> None:
         self.redis.stop()
         self.postgres.stop()
-
-
-def _pause(seconds: float) -> None:
-    """The outage itself: the dependency stays down this long (a duration, not a wait)."""
-    time.sleep(seconds)
 
 
 @pytest.fixture
@@ -78,6 +68,17 @@ async def _processed(api: Api) -> int:
     except (aiohttp.ClientError, ValueError):
         return -1
     return int(body["events"]["processed"]) if status == 200 else -1
+
+
+async def _seen_down(api: Api, dependency: str) -> None:
+    """Wait until /health reports the dependency down (503, status degraded)."""
+
+    async def reported() -> bool:
+        async with api.session.get(api.base_url + "/health") as response:
+            body = await response.json(content_type=None)
+            return response.status == 503 and dependency in body["down"]
+
+    await wait_until(reported, timeout=30, what=f"/health to report {dependency} down")
 
 
 async def test_faults_during_a_replay_leave_everything_exact(
@@ -123,10 +124,16 @@ async def test_faults_during_a_replay_leave_everything_exact(
             service.start_worker()
             during_replay.append(not sending.done())
             await past(0.15)
-            await asyncio.to_thread(servers.restart_redis, 2.0)
+            await asyncio.to_thread(servers.redis.stop)
+            await _seen_down(api, "redis")
+            await asyncio.to_thread(servers.start_redis_again)  # empty: the mirror is re-synced
             during_replay.append(not sending.done())
             await past(0.25)
-            await asyncio.to_thread(servers.restart_postgres, 2.0)
+            await asyncio.to_thread(servers.postgres.stop)
+            await _seen_down(api, "database")
+            status, body = await api.get("/api/bags/0000000000")
+            assert (status, body["error"]) == (503, "database unavailable; retry shortly")
+            await asyncio.to_thread(servers.start_postgres_again)
             during_replay.append(not sending.done())
             await past(0.35)
             service.kill(service.workers[-1])
