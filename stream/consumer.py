@@ -132,14 +132,17 @@ class IngestConsumer:
 
     async def status(self) -> dict[str, Any]:
         """What this worker consumes: its partitions and, per partition, how many messages
-        wait (the broker's high watermark minus the committed offset; None until known)."""
+        are not processed yet (the broker's high watermark minus the committed offset, so a
+        batch in flight counts; None until known)."""
         lag: dict[str, int | None] = {}
         for tp in sorted(self.assigned, key=lambda tp: tp.partition):
-            high = self.consumer.highwater(tp)
+            high: int | None = None
+            with contextlib.suppress(Exception):  # revoked meanwhile: unknown this time
+                high = self.consumer.highwater(tp)
             done = self.done.get(tp)
-            if done is None:
+            if done is None:  # nothing committed here since the assignment: ask the group
                 with contextlib.suppress(Exception):
-                    done = await asyncio.wait_for(self.consumer.position(tp), timeout=1.0)
+                    done = await self._committed_or_start(tp)
             lag[str(tp.partition)] = None if high is None or done is None else max(high - done, 0)
         known = [n for n in lag.values() if n is not None]
         return {
@@ -147,3 +150,13 @@ class IngestConsumer:
             "lag_by_partition": lag,
             "lag": sum(known) if len(known) == len(lag) else None,
         }
+
+    async def _committed_or_start(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset (or, with none yet, the partition's first offset,
+        where `auto_offset_reset=earliest` starts): what is before it is processed."""
+        committed = await asyncio.wait_for(self.consumer.committed(tp), timeout=1.0)
+        if committed is None:
+            start = await asyncio.wait_for(self.consumer.beginning_offsets([tp]), timeout=1.0)
+            return int(start[tp])
+        self.done.setdefault(tp, committed)
+        return int(committed)
