@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
 from dashboards.headers import reject_control_characters, security_headers
 from dashboards.hub import FeedHub
-from dashboards.keys import HUB, LIVE, POOL, PRODUCER, SETTINGS, VERIFIER
+from dashboards.keys import HUB, LIVE, POOL, PRODUCER, READINESS, SETTINGS, VERIFIER
 from dashboards.metrics import METRICS, WebMetrics, observe
 from dashboards.openapi import api_errors
+from dashboards.outage import unavailable_dependencies
 from dashboards.routes import setup_routes
 from dashboards.security import authenticate
 from tariq.adapters.db import create_pool, migrate
 from tariq.adapters.db.tokens import TokenVerifier
 from tariq.adapters.kafka import EventProducer, ensure_topics
 from tariq.adapters.live import LiveMirror
+from tariq.adapters.outages import BROKER, OutageLog, retry_while_down
 from tariq.config import Settings
+from tariq.services.launch import SUPERVISOR_STATE_ENV, spool_accepted
+from tariq.services.readiness import ReadinessProbe
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
     # Outermost first: every response gets the security headers, even a 400 or a 401;
-    # requests are observed (metrics, access log) and errors under /api/ made JSON.
-    middlewares = [security_headers, observe, api_errors, reject_control_characters, authenticate]
+    # requests are observed (metrics, access log), errors under /api/ made JSON, and a
+    # request that needs a dependency that is down answers 503.
+    middlewares = [
+        security_headers,
+        observe,
+        api_errors,
+        reject_control_characters,
+        unavailable_dependencies,
+        authenticate,
+    ]
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = WebMetrics()
@@ -38,13 +54,25 @@ def create_app(settings: Settings) -> web.Application:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     _kafka_url, redis_url, database_url = settings.require_urls()
-    pool = await create_pool(database_url, max_size=8)
-    await migrate(pool)
-    await ensure_topics(settings)
+    # Started while a dependency is down (a restart during an outage): wait for it.
+    starting = OutageLog(log, "web")
+    pool = await retry_while_down(lambda: create_pool(database_url, max_size=8), starting)
+    await retry_while_down(lambda: migrate(pool), starting)
+    await retry_while_down(lambda: ensure_topics(settings), starting, plain=BROKER)
     live = LiveMirror.from_url(redis_url, settings.redis_prefix)
+    state_file = os.environ.get(SUPERVISOR_STATE_ENV)
+    readiness = ReadinessProbe(
+        database_url, live, supervisor_state=Path(state_file) if state_file else None
+    )
+    app[READINESS] = readiness
+    probing = asyncio.create_task(readiness.run())
     # Concurrent POSTs share produce requests for up to 5 ms: a few ms of latency, several
     # times fewer requests for the broker at thousands of single-event POSTs a second.
-    producer = EventProducer(settings, linger_ms=5, via="http")
+    # Under `tariq up` with an embedded broker, what is accepted is also spooled (README
+    # "Reliability"), so a 202 survives a restart of a broker that keeps nothing.
+    producer = EventProducer(
+        settings, linger_ms=5, via="http", spool=pool if spool_accepted() else None
+    )
     await producer.start()
     hub = FeedHub(live, pool, per_token=settings.ws_per_token)
     await hub.start()
@@ -57,6 +85,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await verifier.close()
+        probing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probing
         await hub.stop()
         await producer.stop()
         await live.close()

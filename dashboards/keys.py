@@ -12,6 +12,7 @@ from tariq.adapters.kafka import EventProducer
 from tariq.adapters.live import LiveMirror
 from tariq.config import Settings
 from tariq.domain.tokens import Principal
+from tariq.services.readiness import ReadinessProbe
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -22,3 +23,4 @@ HUB = web.AppKey("hub", FeedHub)
 PRINCIPAL = web.RequestKey("principal", Principal)
 PLANNER: web.AppKey[EtaPlanner] = web.AppKey("planner")
 PII_KEY: web.AppKey[bytes] = web.AppKey("pii_key")
+READINESS = web.AppKey("readiness", ReadinessProbe)

@@ -13,8 +13,12 @@ runs three loops over shared adapters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -25,11 +29,16 @@ from stream.consumer import PARENT_HEADER, IngestConsumer, to_record
 from stream.delivery import deliver_forever
 from stream.ingest import BatchProcessor
 from stream.reconciler import Reconciler
-from tariq.adapters.db import create_pool, migrate, store
+from tariq.adapters.db import create_pool, migrate, spool, store
 from tariq.adapters.live import LiveMirror
+from tariq.adapters.outages import REDIS, OutageLog, dependency_down, retry_while_down
 from tariq.config import Settings
+from tariq.domain.events import rfc3339
 
 log = logging.getLogger(__name__)
+HEARTBEAT_EVERY_S = 1.0
+HEARTBEAT_TTL_S = 3.0
+PRUNE_SPOOL_EVERY = 10  # heartbeats
 
 
 def tune_consumer_fetch_wait(wait_ms: int) -> None:
@@ -45,6 +54,70 @@ def tune_consumer_fetch_wait(wait_ms: int) -> None:
 
     thread_cls._tariq_original_create = original  # type: ignore[attr-defined]
     thread_cls._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+class Upkeep:
+    """Every second: re-sync the Redis mirror from PostgreSQL when Redis lost it (a restart
+    of a memory-only Redis) or missed a batch (an outage), and publish this worker's
+    heartbeat (its partitions and lag, for /health); every ten, drop the processed events
+    from the accepted-events spool."""
+
+    def __init__(
+        self, settings: Settings, app: faust.App, state: dict[str, Any], outages: OutageLog
+    ) -> None:
+        self.settings = settings
+        self.app = app
+        self.state = state
+        self.outages = outages
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+
+    async def run(self, pool: Any, live: LiveMirror, processor: BatchProcessor) -> None:
+        beats = 0
+        try:
+            while True:
+                resyncing = False
+                beats += 1
+                try:
+                    if beats % PRUNE_SPOOL_EVERY == 0:
+                        async with pool.acquire() as conn:
+                            await spool.prune(conn)
+                    if processor.mirror_stale or not await live.mirror_synced():
+                        resyncing, processor.mirror_stale = True, False
+                        async with pool.acquire() as conn:
+                            totals = await store.all_scope_totals(conn)
+                        await live.resync(totals)
+                        log.info("the Redis mirror is in sync with PostgreSQL")
+                    beat = await self.heartbeat()
+                    await live.publish_heartbeat(self.worker_id, beat, HEARTBEAT_TTL_S)
+                    self.outages.recovered(REDIS)
+                except Exception as exc:
+                    processor.mirror_stale = processor.mirror_stale or resyncing
+                    dependency = dependency_down(exc, plain=REDIS)
+                    if dependency is None:
+                        log.exception("mirror upkeep failed; retrying")
+                    else:
+                        self.outages.failed(dependency, exc)
+                await asyncio.sleep(HEARTBEAT_EVERY_S)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(live.remove_heartbeat(self.worker_id), timeout=1.0)
+
+    async def heartbeat(self) -> dict[str, Any]:
+        consumer: IngestConsumer | None = self.state.get("consumer")
+        if consumer is not None:
+            status = await consumer.status()
+        else:  # TARIQ_INGEST=faust: the app's own assignment, lag unknown
+            assigned = self.app.consumer.assignment() if self.app.consumer else set()
+            topic = self.settings.events_topic
+            parts = sorted(tp.partition for tp in assigned if tp.topic == topic)
+            status = {"partitions": parts, "lag_by_partition": {}, "lag": None}
+        return {
+            "worker_id": self.worker_id,
+            "at": rfc3339(datetime.now(UTC)),
+            "ingest": self.settings.ingest,
+            **status,
+            "down": self.outages.down,
+        }
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -90,28 +163,31 @@ def create_app(settings: Settings) -> faust.App:
         ]
         await asyncio.gather(*futures)
 
+    outages = OutageLog(log, "worker")
+
+    async def open_pool(**sizes: int) -> Any:
+        return await retry_while_down(lambda: create_pool(database_url, **sizes), outages)
+
     @app.task
     async def connect() -> None:
-        pool = await create_pool(database_url, max_size=4)
-        await migrate(pool)
+        pool = await open_pool(max_size=4)
+        await retry_while_down(lambda: migrate(pool), outages)
         live = LiveMirror.from_url(redis_url, settings.redis_prefix)
-        # Redis may have been restarted empty: mirror what the database holds.
-        async with pool.acquire() as conn:
-            totals = await store.all_scope_totals(conn)
-        await live.publish_batch(totals, [])
-        state["processor"] = BatchProcessor(pool, live, republish)
+        processor = BatchProcessor(pool, live, republish, outages)
+        state["processor"] = processor
         ready.set()
-        log.info("tariq worker connected to PostgreSQL and Redis")
+        log.info("tariq worker connected to PostgreSQL")
         # Every worker runs these loops; PostgreSQL locks make one reconciler leader at a
         # time, and deliverers share the outbox without sending a notice twice at once.
         # Each loop has its own pool, so none can starve the others of connections.
-        reconciler_pool = await create_pool(database_url, min_size=2, max_size=2)
-        notices_pool = await create_pool(database_url, min_size=1, max_size=4)
+        reconciler_pool = await open_pool(min_size=2, max_size=2)
+        notices_pool = await open_pool(min_size=1, max_size=4)
         stream_metrics.serve(settings.worker_metrics_port)
         await asyncio.gather(
             stream_metrics.push_forever(live, stopping),
             Reconciler(reconciler_pool, live, settings.thresholds).run(stopping),
             deliver_forever(notices_pool, stop=stopping, concurrency=4),
+            Upkeep(settings, app, state, outages).run(pool, live, processor),
         )
 
     if settings.ingest == "faust":
@@ -129,6 +205,8 @@ def create_app(settings: Settings) -> faust.App:
         @app.task
         async def ingest_directly() -> None:
             await ready.wait()
-            await IngestConsumer(settings, state["processor"].process).run()
+            consumer = IngestConsumer(settings, state["processor"].process, outages)
+            state["consumer"] = consumer
+            await consumer.run()
 
     return app

@@ -23,7 +23,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from stream import metrics as stream_metrics
-from tariq.adapters.kafka import bootstrap_servers
+from tariq.adapters.kafka import bootstrap_servers, source_topic
+from tariq.adapters.outages import BROKER, OutageLog, retry_while_down
 from tariq.config import Settings
 from tariq.domain.records import InputRecord
 from tariq.domain.watermark import PartitionProgress
@@ -51,7 +52,7 @@ def to_record(message: Any) -> InputRecord:
     timestamp = getattr(message, "timestamp", None)
     return InputRecord(
         value=value if isinstance(value, bytes) else b"",
-        topic=message.topic,
+        topic=source_topic(message.topic),
         partition=message.partition,
         offset=message.offset,
         parent_event_id=parent,
@@ -68,16 +69,24 @@ class _Drain(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         await self.owner.drain()
+        self.owner.assigned = set()
+        self.owner.done = {}
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner.assigned = set(assigned)
         log.info("input partitions assigned: %s", sorted(tp.partition for tp in assigned))
 
 
 class IngestConsumer:
-    def __init__(self, settings: Settings, process: Process) -> None:
+    def __init__(
+        self, settings: Settings, process: Process, outages: OutageLog | None = None
+    ) -> None:
         kafka_url, _, _ = settings.require_urls()
         self.settings = settings
         self.process = process
+        self.outages = outages or OutageLog(log, "ingest")
+        self.assigned: set[TopicPartition] = set()
+        self.done: dict[TopicPartition, int] = {}  # committed offsets, for the lag
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers(kafka_url),
             group_id=settings.ingest_group,
@@ -96,7 +105,7 @@ class IngestConsumer:
 
     async def run(self) -> None:
         self.consumer.subscribe([self.settings.events_topic], listener=_Drain(self))
-        await self.consumer.start()
+        await retry_while_down(self.consumer.start, self.outages, plain=BROKER)
         try:
             while True:
                 fetched = await self.consumer.getmany(
@@ -143,7 +152,9 @@ class IngestConsumer:
         self.in_flight.popleft()
         for tp, offset in offsets.items():
             self.done_to[tp] = max(offset, self.done_to.get(tp, 0))
-        await self.consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+        commit = {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()}
+        await retry_while_down(lambda: self.consumer.commit(commit), self.outages, plain=BROKER)
+        self.done.update(offsets)
 
     async def _finish_done(self) -> None:
         while self.in_flight and self.in_flight[0][0].done():
@@ -152,3 +163,34 @@ class IngestConsumer:
     async def drain(self) -> None:
         while self.in_flight:
             await self._finish_oldest()
+
+    async def status(self) -> dict[str, Any]:
+        """What this worker consumes: its partitions and, per partition, how many messages
+        are not processed yet (the broker's high watermark minus the committed offset, so a
+        batch in flight counts; None until known)."""
+        lag: dict[str, int | None] = {}
+        for tp in sorted(self.assigned, key=lambda tp: tp.partition):
+            high: int | None = None
+            with contextlib.suppress(Exception):  # revoked meanwhile: unknown this time
+                high = self.consumer.highwater(tp)
+            done = self.done.get(tp)
+            if done is None:  # nothing committed here since the assignment: ask the group
+                with contextlib.suppress(Exception):
+                    done = await self._committed_or_start(tp)
+            lag[str(tp.partition)] = None if high is None or done is None else max(high - done, 0)
+        known = [n for n in lag.values() if n is not None]
+        return {
+            "partitions": sorted(tp.partition for tp in self.assigned),
+            "lag_by_partition": lag,
+            "lag": sum(known) if len(known) == len(lag) else None,
+        }
+
+    async def _committed_or_start(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset (or, with none yet, the partition's first offset,
+        where `auto_offset_reset=earliest` starts): what is before it is processed."""
+        committed = await asyncio.wait_for(self.consumer.committed(tp), timeout=1.0)
+        if committed is None:
+            start = await asyncio.wait_for(self.consumer.beginning_offsets([tp]), timeout=1.0)
+            return int(start[tp])
+        self.done.setdefault(tp, committed)
+        return int(committed)

@@ -24,6 +24,7 @@ import asyncpg
 from stream import metrics as stream_metrics
 from tariq.adapters import webhooks
 from tariq.adapters.db import outbox
+from tariq.adapters.outages import OutageLog, dependency_down
 from tariq.domain.notices import DEFAULT_SCHEDULE, RetrySchedule
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,18 @@ async def deliver_forever(
     """Deliver until `stop` is set: rounds back to back while there is work, otherwise a
     round every `poll_s`. A database or network failure is logged and retried, never fatal."""
     delivery = Delivery(schedule, concurrency, timeout_s=timeout_s, lease_s=lease_s)
+    outages = OutageLog(log, "notice delivery")
     async with aiohttp.ClientSession() as session:
         while not stop.is_set():
             try:
                 result = await _deliver_round(pool, session, delivery)
-            except Exception:
+                outages.recovered()
+            except Exception as exc:
                 # The loop outlives database outages: the outbox keeps the notices meanwhile.
-                log.exception("notice delivery round failed; retrying")
+                if (dependency := dependency_down(exc)) is None:
+                    log.exception("notice delivery round failed; retrying")
+                else:
+                    outages.failed(dependency, exc)  # logged once, not per round
                 result = RoundResult()
             if result.attempted == 0:
                 with suppress(TimeoutError):

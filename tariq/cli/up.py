@@ -1,4 +1,8 @@
-"""`tariq up`: the whole service on this machine, stopped cleanly by Ctrl-C."""
+"""`tariq up`: the whole service on this machine, supervised, stopped cleanly by Ctrl-C.
+
+A worker or web server that exits is restarted with backoff (tariq/services/launch.py
+`Supervisor`); only Ctrl-C, SIGTERM or a crash loop stops everything. A busy HTTP port is
+reported at once, before any embedded server starts."""
 
 from __future__ import annotations
 
@@ -15,13 +19,19 @@ from tariq.config import Settings
 from tariq.services.launch import (
     DEMO_FILE,
     DEMO_SECONDS,
+    CrashLoop,
+    PortInUse,
+    Supervisor,
+    check_port_free,
     child_env,
     prepare_service,
     spawn,
     start_missing_services,
     stop_process,
-    wait_healthy,
+    wait_ready,
 )
+
+READY_TIMEOUT_S = 180.0
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -31,46 +41,62 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def run_up(settings: Settings, *, demo: bool, demo_speed: float | None, port: int | None) -> int:
     if port:
         settings = replace(settings, http_port=port)
+    try:
+        check_port_free(settings.http_host, settings.http_port)
+    except PortInUse as exc:
+        print(f"tariq up: {exc}", file=sys.stderr)
+        return 1
     signal.signal(signal.SIGTERM, _raise_interrupt)
     services: Any = None
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor: Supervisor | None = None
+    demo_proc: subprocess.Popen[bytes] | None = None
     try:
         settings, services = start_missing_services(settings, settings.data_dir)
-        token = asyncio.run(prepare_service(settings))
-        env = child_env(settings)
-        children.append(spawn(["worker"], env))
-        web = spawn(["web"], env)
-        children.append(web)
+        # An embedded broker may have lost messages since the last run (Tansu keeps none;
+        # noida-db may lose its last second on a crash): accepted events are spooled.
+        embedded_broker = services is not None and services.kafka_url is not None
+        token = asyncio.run(prepare_service(settings, respool=embedded_broker))
+        env = child_env(settings, spool=embedded_broker)
+        supervisor = Supervisor(env, settings.data_dir / "supervisor.json")
+        supervisor.start("worker", ["worker"])
+        supervisor.start("web", ["web"])
         base = f"http://{settings.http_host}:{settings.http_port}"
-        wait_healthy(f"{base}/health", 90, web)
-        print()
-        print(f"  Tariq is up. Dashboard: {base}/#token={token}")
-        print(f"  Operator token: {token}")
-        print(f"  Data: {settings.data_dir} · Kafka: {settings.kafka_url}")
-        print("  Other commands (tariq replay, tariq token create) find these services")
-        print(f"  through TARIQ_DATA_DIR={settings.data_dir}.")
-        print("  Press Ctrl-C to stop.")
-        print(flush=True)
+        wait_ready(f"{base}/health", READY_TIMEOUT_S, supervisor)
+        _banner(settings, base, token)
         if demo:
-            children.append(_start_demo(env, demo_speed))
+            demo_proc = _start_demo(env, demo_speed)
         while True:
-            for child in children:
-                code = child.poll()
-                if code is not None and not (demo and child is children[-1] and code == 0):
-                    print(f"tariq up: a process exited ({child.args!r}, status {code})")
-                    return 1
-            time.sleep(0.5)
+            supervisor.poll()
+            if demo_proc is not None and (code := demo_proc.poll()) is not None:
+                if code != 0:
+                    print(f"tariq up: the demo replay exited with status {code}", flush=True)
+                demo_proc = None
+            time.sleep(0.2)
     except KeyboardInterrupt:
         print("\nstopping …", flush=True)
         return 0
-    except RuntimeError as exc:
+    except (RuntimeError, CrashLoop) as exc:
         print(f"tariq up: {exc}", file=sys.stderr)
         return 1
     finally:
-        for child in reversed(children):
-            stop_process(child)
+        if demo_proc is not None:
+            stop_process(demo_proc)
+        if supervisor is not None:
+            supervisor.stop_all()
         if services is not None:
             services.stop()
+
+
+def _banner(settings: Settings, base: str, token: str) -> None:
+    print()
+    print(f"  Tariq is up. Dashboard: {base}/#token={token}")
+    print(f"  Operator token: {token}")
+    print(f"  Data: {settings.data_dir} · Kafka: {settings.kafka_url}")
+    print("  Other commands (tariq replay, tariq token create) find these services")
+    print(f"  through TARIQ_DATA_DIR={settings.data_dir}.")
+    print(f"  Health: {base}/health · a worker or web server that exits is restarted.")
+    print("  Press Ctrl-C to stop.")
+    print(flush=True)
 
 
 def _start_demo(env: dict[str, str], speed: float | None) -> subprocess.Popen[bytes]:

@@ -10,7 +10,7 @@ import pytest
 
 from simulators.season import simulated_flight_id
 from tests.e2e.test_replay_exact import settle
-from tests.support.service import Api, wait_until
+from tests.support.service import Api, input_drained, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -131,8 +131,11 @@ async def test_iata_messages_change_bags_exactly_as_json_events(api: Api) -> Non
     assert (status, result["accepted"]) == (202, 5)
     status, _ = await api.post("/api/events", orjson.dumps(json_equivalents(by_json)))
     assert status == 202
-    # 5 posted messages (one duplicate, one bad) + 4 JSON events.
-    summary = await settle(api, 9)
+    # 5 posted messages (one duplicate, one bad) + 4 JSON events; then the events derived
+    # from the IATA messages (published by the worker) processed too.
+    await settle(api, 9)
+    await input_drained(api)
+    summary = await api.summary()
     assert summary["events"] == {"processed": 7, "duplicates": 1, "rejected": 1}
 
     status, from_iata = await api.get(f"/api/bags/{by_iata}")

@@ -1,9 +1,11 @@
 """Real infrastructure for integration and end-to-end tests.
 
-The broker is always a fresh Tansu started for the test session. Redis and PostgreSQL
-are the machine's when TARIQ_TEST_REDIS_URL / TARIQ_TEST_DATABASE_URL name them (CI sets
-them when the services run), otherwise embedded ones started like `tariq up` does. Every
-test that needs isolation gets its own database and namespace (topic, group, Redis keys).
+The broker is always a fresh embedded one started for the test session: Tansu, or the
+noida-db broker with TARIQ_TEST_BROKER=noida (to evaluate it, docs/reliability.md). Redis
+and PostgreSQL are the machine's when TARIQ_TEST_REDIS_URL / TARIQ_TEST_DATABASE_URL name
+them (CI sets them when the services run), otherwise embedded ones started like `tariq up`
+does. Every test that needs isolation gets its own database and namespace (topic, group,
+Redis keys).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class Infra:
 def start_infra(workdir: Path) -> Infra:
     workdir.mkdir(parents=True, exist_ok=True)
     servers = []
-    broker = start_broker(workdir / "broker")
+    engine = os.environ.get("TARIQ_TEST_BROKER", "tansu")
+    broker = start_broker(workdir / "broker", engine=engine)
     servers.append(broker)
     redis_url = os.environ.get("TARIQ_TEST_REDIS_URL")
     if not redis_url:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,23 @@ async def wait_until(
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
+
+
+async def input_drained(api: Api, *, timeout: float = 120) -> None:
+    """Wait until the workers have processed everything on the input topic, derived events
+    (those a worker publishes from an `iata.message`) included: every consuming worker's
+    heartbeat, taken after this call began (plus a fetch's margin), shows no lag. Call it
+    once the inputs are counted: derived events are published before their parent is."""
+    since = time.time() + 0.5
+
+    async def drained() -> bool:
+        async with api.session.get(api.base_url + "/health") as response:
+            body = await response.json(content_type=None)
+        workers = [w for w in body.get("workers", []) if w.get("partitions")]
+        return bool(workers) and all(
+            w.get("lag") == 0
+            and datetime.fromisoformat(w["at"].replace("Z", "+00:00")).timestamp() > since
+            for w in workers
+        )
+
+    await wait_until(drained, timeout=timeout, what="the input topic drained (lag 0)")

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from tests.support.service import Api, wait_until
+from tests.support.service import Api, input_drained, wait_until
 
 # Rates raised above the calibrated ones so that a small scenario shows every fault kind.
 EVERY_FAULT = [
@@ -46,7 +46,8 @@ def _time(text: str | None) -> datetime | None:
 
 
 async def caught_up(api: Api, inputs: int, *, timeout: float) -> None:
-    """Every input counted, and alert judgement done up to the service's clock."""
+    """Every input counted, the events derived from IATA messages processed too (the
+    input topic drained), and alert judgement done up to the service's clock."""
 
     async def done() -> bool:
         summary = await api.summary()
@@ -59,4 +60,6 @@ async def caught_up(api: Api, inputs: int, *, timeout: float) -> None:
             and _time(reconciler["clock"]) == _time(summary["clock"])
         )
 
+    await wait_until(done, timeout=timeout, what=f"{inputs} inputs processed and judged")
+    await input_drained(api, timeout=timeout)
     await wait_until(done, timeout=timeout, what=f"{inputs} inputs processed and judged")
