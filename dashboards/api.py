@@ -100,14 +100,11 @@ async def post_events(request: web.Request) -> web.Response:
     except UnreadableBody as exc:
         return error(400, f"the body is not a JSON array of events, nor JSON Lines: {exc}")
     observe_intake(app, outcome.accepted, outcome.rejected_total)
-    return json_response(
-        {
-            "accepted": outcome.accepted,
-            "rejected": outcome.rejected,
-            "rejected_total": outcome.rejected_total,
-        },
-        status=202,
-    )
+    answer: dict[str, object] = {"accepted": outcome.accepted, "rejected": outcome.rejected}
+    if outcome.rejected_total > len(outcome.rejected):
+        # The list was cut (the first 100 only): say how many there were.
+        answer["rejected_total"] = outcome.rejected_total
+    return json_response(answer, status=202)
 
 
 @allow("operator", "hotel")

@@ -260,8 +260,8 @@ PATHS: Final[dict[str, Schema]] = {
                                 "description": "the first 100 rejected items",
                                 "items": _object({"index": INT, "error": STR}),
                             },
-                            "rejected_total": INT,
-                        }
+                        },
+                        {"rejected_total": INT},
                     ),
                     "Taken: what was accepted, and why the others were rejected",
                 ),
@@ -529,7 +529,25 @@ def document() -> dict[str, Any]:
             "schemas": {"Error": ERROR, "Alert": ALERT, "Bag": BAG},
         },
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": _with_bad_request(PATHS),
+    }
+
+
+# Any request whose path or query holds a control character is a 400 before it reaches a
+# handler (dashboards/headers.py), so every operation may answer 400.
+_CONTROL_400: Final = _error("Bad request (a bad parameter, body, or a control character)")
+
+
+def _with_bad_request(paths: dict[str, Schema]) -> dict[str, Schema]:
+    return {
+        path: {
+            method: {
+                **operation,
+                "responses": {"400": _CONTROL_400, **operation["responses"]},
+            }
+            for method, operation in item.items()
+        }
+        for path, item in paths.items()
     }
 
 
