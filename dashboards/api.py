@@ -37,6 +37,10 @@ DEFAULT_LIMIT = 1_000
 _DIGITS = re.compile(r"[0-9]{1,13}")
 
 
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
 def whole_number(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     """A query parameter that must be plain decimal digits within [low, high]: no sign,
     exponent, underscore, space or non-ASCII digit (so `1e3`, `+5`, `1_000` are 400s)."""
@@ -44,10 +48,7 @@ def whole_number(request: web.Request, name: str, default: int, low: int, high: 
     if text is None:
         return default
     if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{name} must be a whole number from {low} to {high}"}),
-            content_type="application/json",
-        )
+        raise _bad_request(f"{name} must be a whole number from {low} to {high}")
     return int(text)
 
 
@@ -181,17 +182,24 @@ async def get_hotel_bags(request: web.Request) -> web.Response:
 ALERT_FILTERS = ("tag", "pilgrim_id", "flight_id", "hotel_id", "vehicle_id")
 
 
-@allow("operator")
-async def get_alerts(request: web.Request) -> web.Response:
-    limit, offset = page(request)
+def alert_query(request: web.Request) -> tuple[str | None, list[str], dict[str, str]]:
+    """The alert list's filters (`status`, `type`, and the ids in ALERT_FILTERS), for the list
+    and its CSV export alike; a bad one is a 400."""
     status = request.query.get("status")
     if status not in (None, "open", "resolved"):
-        return error(400, "status must be open or resolved")
+        raise _bad_request("status must be open or resolved")
     types = [t for value in request.query.getall("type", []) for t in value.split(",") if t]
     unknown = sorted(set(types) - set(ALERT_TYPES))
     if unknown:
-        return error(400, f"unknown alert type {', '.join(unknown)}")
+        raise _bad_request(f"unknown alert type {', '.join(unknown)}")
     filters = {k: request.query[k] for k in ALERT_FILTERS if request.query.get(k)}
+    return status, types, filters
+
+
+@allow("operator")
+async def get_alerts(request: web.Request) -> web.Response:
+    limit, offset = page(request)
+    status, types, filters = alert_query(request)
     airport = request.query.get("airport") or None
     if airport is not None and airport not in AIRPORTS:
         return error(400, f"airport must be one of {', '.join(AIRPORTS)}")

@@ -12,12 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from dashboards.api import ALERT_FILTERS, BAG_FILTERS
+from dashboards.api import BAG_FILTERS, alert_query
 from dashboards.keys import POOL, PRINCIPAL
 from dashboards.responses import error, json_response
 from dashboards.security import allow
 from tariq.adapters.db import exports
-from tariq.domain.alerts import ALERT_TYPES
 from tariq.domain.events import rfc3339
 
 BAG_COLUMNS = ("tag", "pilgrim_id", "flight_id", "hotel_id", "stage", "location", "updated_at")
@@ -118,14 +117,7 @@ async def bags_csv(request: web.Request) -> web.StreamResponse:
 
 @allow("operator", "hotel")
 async def alerts_csv(request: web.Request) -> web.StreamResponse:
-    status = request.query.get("status")
-    if status not in (None, "open", "resolved"):
-        return error(400, "status must be open or resolved")
-    types = [t for value in request.query.getall("type", []) for t in value.split(",") if t]
-    unknown = sorted(set(types) - set(ALERT_TYPES))
-    if unknown:
-        return error(400, f"unknown alert type {', '.join(unknown)}")
-    filters = {k: request.query[k] for k in ALERT_FILTERS if request.query.get(k)}
+    status, types, filters = alert_query(request)
     hotel, refused = own_hotel(request, filters.get("hotel_id"))
     if refused is not None:
         return refused

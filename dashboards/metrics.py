@@ -15,6 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -23,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from dashboards.hub import FeedClient
-from dashboards.keys import HUB, LIVE, POOL
+from dashboards.keys import HUB, LIVE, POOL, READINESS
 from dashboards.security import Handler
 from tariq.adapters.db import reads
 from tariq.logs import REQUEST_ID
@@ -148,6 +149,8 @@ async def _service_families(app: web.Application) -> list[Metric]:
         labels=["part"],
     )
     families: list[Metric] = [clients, up]
+    if READINESS in app:
+        families.append(restart_family(app[READINESS].supervised()))
     try:
         async with app[POOL].acquire() as conn:
             reconciler = await reads.reconciler(conn)
@@ -192,6 +195,19 @@ async def _service_families(app: web.Application) -> list[Metric]:
                 )
             )
     return families
+
+
+def restart_family(processes: dict[str, Any] | None) -> Metric:
+    """Restarts by `tariq up`'s supervisor, per process (none outside `tariq up`)."""
+    family = CounterMetricFamily(
+        "tariq_supervisor_restarts",
+        "Times tariq up restarted a process that exited",
+        labels=["process"],
+    )
+    for name, record in sorted((processes or {}).items()):
+        if isinstance(record, dict) and isinstance(record.get("restarts"), int):
+            family.add_metric([name], record["restarts"])
+    return family
 
 
 def worker_families(expositions: dict[str, bytes]) -> list[Metric]:

@@ -100,9 +100,10 @@ class ReadinessProbe:
 
     def report(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body) of /health from the last probe."""
-        return health_report(self.result, self._supervised(), time.monotonic())
+        return health_report(self.result, self.supervised(), time.monotonic())
 
-    def _supervised(self) -> dict[str, Any] | None:
+    def supervised(self) -> dict[str, Any] | None:
+        """The supervisor's record of its processes (restarts…), under `tariq up`."""
         if self.supervisor_state is None:
             return None
         record = read_supervisor_state(self.supervisor_state)

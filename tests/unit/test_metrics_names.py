@@ -78,3 +78,14 @@ def test_a_worker_serves_its_own_metrics_on_its_port() -> None:
         if s.name.endswith("_total") and s.labels == {"outcome": "delivered"}
     ]
     assert delivered and delivered[0].value >= 1
+
+
+def test_supervisor_restarts_are_counted_per_process() -> None:
+    family = web_metrics.restart_family(
+        {"worker": {"restarts": 2, "running": True}, "web": {"restarts": 0, "running": True}}
+    )
+    samples = {s.labels["process"]: s.value for s in family.samples}
+    assert family.name == "tariq_supervisor_restarts"
+    assert samples == {"web": 0, "worker": 2}
+    # Outside `tariq up` there is no supervisor: no samples, not an error.
+    assert web_metrics.restart_family(None).samples == []
