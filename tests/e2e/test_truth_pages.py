@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Page, ViewportSize
 
 from tests.e2e import test_pages
-from tests.e2e.test_pages import SCREENSHOTS, Watched, wait_for_live
+from tests.e2e.test_pages import SCREENSHOTS, Watched, wait_for_js, wait_for_live
 from tests.support.service import Api, RunningService, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -126,16 +126,16 @@ async def test_a_truck_made_to_stall_turns_stalled_on_an_open_map_and_keeps_its_
     # Then still at one place on the road for 25 minutes: stalled after 20.
     track += [fix(truck, 2 + k, 16 + k, *STALL_AT) for k in range(26)]
     await post(api, loading + track)
-    await page.wait_for_function(
-        f"window.tariq.vehicles.get('{truck}')?.status === 'stalled'", timeout=60_000
+    await wait_for_js(
+        page, f"window.tariq.vehicles.get('{truck}')?.status === 'stalled'", timeout=60_000
     )
     before = await page.evaluate(f"window.tariq.vehicles.get('{truck}')")
     assert before["next_stop"] == A and before["eta"], before
 
     # A later position (still within the stall radius): the status, stop and ETA stay.
     await post(api, [fix(truck, 99, 42, STALL_AT[0] + 0.00005, STALL_AT[1])])
-    await page.wait_for_function(
-        f"window.tariq.vehicles.get('{truck}')?.at === '{at(42)}'", timeout=30_000
+    await wait_for_js(
+        page, f"window.tariq.vehicles.get('{truck}')?.at === '{at(42)}'", timeout=30_000
     )
     after = await page.evaluate(f"window.tariq.vehicles.get('{truck}')")
     assert (after["status"], after["next_stop"]) == ("stalled", A)
@@ -259,7 +259,7 @@ async def test_operator_screenshots_at_three_sizes_in_both_languages(
     page = watched.page
     await wait_for_live(page)
     await page.locator("#alerts [data-alert-id]").first.wait_for(timeout=30_000)
-    await page.wait_for_function("window.tariq.geography !== undefined", timeout=20_000)
+    await wait_for_js(page, "window.tariq.geography !== undefined", timeout=20_000)
     # Local time (Asia/Riyadh by default, served at /ui-config.json) with its offset.
     status, config = await api.get("/ui-config.json")
     assert (status, config) == (200, {"timezone": "Asia/Riyadh"})
