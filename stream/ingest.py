@@ -22,7 +22,7 @@ import orjson
 
 from stream import metrics as stream_metrics
 from tagging.iata import IataParseError, translate
-from tariq.adapters.db import states, store
+from tariq.adapters.db import staging, states, store
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
 from tariq.adapters.outages import REDIS, OutageLog, dependency_down, retry_while_down
@@ -46,7 +46,7 @@ from tariq.domain.records import (
     child_event_id,
     decode_batch,
     fold,
-    passport_hashes,
+    seal_registrations,
     touched_entities,
 )
 from tariq.domain.watermark import PartitionProgress
@@ -240,6 +240,7 @@ class BatchProcessor:
         pii_key = await self.pii_key()
 
         async with self.pool.acquire() as conn, conn.transaction():
+            await staging.prepare(conn)
             new_ids = await store.insert_journal(conn, unique)
             fresh = [a for a in unique if a.event.event_id in new_ids]
             seen_before = [a for a in unique if a.event.event_id not in new_ids]
@@ -255,9 +256,9 @@ class BatchProcessor:
                 for kind, keys in touched.items()
             }
             folded = fold(loaded, fresh)
+            seal_registrations(pii_key, folded.changed["pilgrim"], fresh)
             for kind, changed in folded.changed.items():
                 await states.save(conn, TABLES[kind], list(changed.values()))
-            await store.save_passport_hashes(conn, passport_hashes(pii_key, fresh))
             await states.insert_fixes(
                 conn,
                 [

@@ -80,6 +80,9 @@ class PilgrimState:
     name: str | None = None
     registered_at: datetime | None = None
     registered_event_id: str | None = None
+    # The keyed hash of the winning registration's passport number (set by the stream with
+    # its key: tariq/domain/records.py `seal_registrations`), never the number itself.
+    passport_hash: str | None = None
     arrived_airport: str | None = None
     arrived_at: datetime | None = None
     bus_vehicle_id: str | None = None
@@ -101,6 +104,7 @@ class PilgrimState:
                 self.name = event.name
                 self.registered_at = at
                 self.registered_event_id = event_id
+                self.passport_hash = None  # the new winner's, if it has one, is set after
         elif isinstance(event, PilgrimBoarded):
             self.boardings[event.flight_id] = earliest(self.boardings.get(event.flight_id), at)
         elif isinstance(event, PilgrimArrived):

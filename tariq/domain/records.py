@@ -201,17 +201,18 @@ def replace_passport(raw: bytes, new_value: str) -> bytes:
         raise InvalidEvent(f"`passport_no` could not be masked: {exc}") from None
 
 
-def passport_hashes(key: bytes, accepted: Iterable[Accepted]) -> list[tuple[str, str, str | None]]:
-    """(pilgrim_id, event_id, keyed hash or None) of each registration in `accepted`."""
-    return [
-        (
-            a.event.pilgrim_id,
-            a.event.event_id,
-            passport_hash(key, a.event.passport_no) if a.event.passport_no else None,
-        )
-        for a in accepted
-        if isinstance(a.event, PilgrimRegistered)
-    ]
+def seal_registrations(
+    key: bytes, pilgrims: dict[str, PilgrimState], accepted: Iterable[Accepted]
+) -> None:
+    """Give each folded pilgrim whose winning registration (by event time) is among
+    `accepted` that registration's keyed passport hash; one that lost changes nothing, in
+    any order of arrival."""
+    for a in accepted:
+        event = a.event
+        if isinstance(event, PilgrimRegistered) and event.passport_no:
+            state = pilgrims.get(event.pilgrim_id)
+            if state is not None and state.registered_event_id == event.event_id:
+                state.passport_hash = passport_hash(key, event.passport_no)
 
 
 def child_event_id(parent_event_id: str, index: int) -> str:

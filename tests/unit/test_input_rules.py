@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tariq.domain.entities import PilgrimState
 from tariq.domain.events import (
     MAX_DEPTH,
     MAX_EVENT_BYTES,
@@ -34,8 +35,8 @@ from tariq.domain.records import (
     journal_payload,
     mask_personal_data,
     passport_hash,
-    passport_hashes,
     seal_passport,
+    seal_registrations,
 )
 from tariq.services.intake import MAX_EVENTS, TooManyEvents, split_body
 from tariq.services.replay import read_lines
@@ -323,7 +324,29 @@ def test_passport_hash_is_keyed_and_normalised() -> None:
     assert passport_hash(b"k", "X1234567") != passport_hash(b"other", "X1234567")
     assert "X1234567" not in passport_hash(b"k", "X1234567")
     item = Accepted(InputRecord(raw(2), "t", 0, 1), decode_event(raw(2)))
-    assert passport_hashes(b"k", [item]) == [("P1", "e2", passport_hash(b"k", "X1234567"))]
+    assert sealed_hash(b"k", [item]) == passport_hash(b"k", "X1234567")
+
+
+def sealed_hash(key: bytes, items: list[Accepted]) -> str | None:
+    """The passport hash the stream keeps for P1 after folding `items`."""
+    pilgrims: dict[str, PilgrimState] = {"P1": PilgrimState("P1")}
+    for item in items:
+        assert isinstance(item.event, PilgrimRegistered)
+        pilgrims["P1"].apply(item.event)
+    seal_registrations(key, pilgrims, items)
+    return pilgrims["P1"].passport_hash
+
+
+def test_only_the_winning_registration_gives_the_hash_in_any_order() -> None:
+    older = Accepted(InputRecord(raw(2), "t", 0, 1), decode_event(raw(2)))
+    later_body = raw(2, event_id="e9", occurred_at="2026-05-21T00:00:00Z", passport_no="Y7654321")
+    newer = Accepted(InputRecord(later_body, "t", 0, 2), decode_event(later_body))
+    expected = passport_hash(b"k", "Y7654321")
+    assert sealed_hash(b"k", [older, newer]) == expected
+    assert sealed_hash(b"k", [newer, older]) == expected
+    without = raw(2, event_id="e10", occurred_at="2026-05-22T00:00:00Z", passport_no=None)
+    latest = Accepted(InputRecord(without, "t", 0, 3), decode_event(without))
+    assert sealed_hash(b"k", [older, latest]) is None
 
 
 def test_the_intake_publishes_a_registration_with_the_hash_not_the_number() -> None:
@@ -334,7 +357,7 @@ def test_the_intake_publishes_a_registration_with_the_hash_not_the_number() -> N
     assert event.passport_no == passport_hash(b"k", "X1234567")
     # The worker keeps a sealed value as it is, so both paths give the same hash.
     item = Accepted(InputRecord(sealed, "t", 0, 1), event)
-    assert passport_hashes(b"k", [item]) == [("P1", "e2", passport_hash(b"k", "X1234567"))]
+    assert sealed_hash(b"k", [item]) == passport_hash(b"k", "X1234567")
     assert seal_passport(raw(5), decode_event(raw(5)), b"k") == raw(5)
 
 

@@ -7,12 +7,14 @@ upsert serve every entity; the SQL types are listed once here.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
 
+from tariq.adapters.db import staging
 from tariq.domain.bags import BagState
 from tariq.domain.entities import FlightState, HotelState, PilgrimState, VehicleState
 
@@ -41,6 +43,7 @@ def _table(name: str, key: str, state: type, skip: tuple[str, ...] = ()) -> Tabl
         if column in skip:
             continue
         columns.append((column, _SQL_TYPES[str(hint).replace(" | None", "")]))
+    staging.register(name, [c for c, _ in columns])
     return Table(name, key, state, tuple(columns))
 
 
@@ -69,39 +72,22 @@ async def load(conn: asyncpg.Connection, table: Table, keys: Sequence[str]) -> d
 
 
 async def save(conn: asyncpg.Connection, table: Table, states: Sequence[Any]) -> None:
-    """Upsert whole states (the fold already merged them), one statement per table."""
+    """Upsert whole states (the fold already merged them): staged by COPY, then one
+    statement per table."""
     if not states:
         return
     names = [c for c, _ in table.columns]
-    arrays: list[list[Any]] = []
-    casts, selects = [], []
-    for i, (column, sql) in enumerate(table.columns):
-        values = [getattr(state, column) for state in states]
-        if sql == "text[]":
-            # unnest cannot take ragged arrays of arrays: pass each as an array literal.
-            values = [_array_literal(v) for v in values]
-            casts.append(f"${i + 1}::text[]")
-            selects.append(f"u.c{i}::text[]")
-        else:
-            casts.append(f"${i + 1}::{sql}[]")
-            selects.append(f"u.c{i}")
-        arrays.append(values)
-    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    row_of = operator.attrgetter(*names)
+    stage = await staging.copy(conn, table.name, map(row_of, states))
+    columns = ", ".join(names)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c != table.key)
+    # No ORDER BY: the batch holds the entities' advisory locks (store.lock_entities).
     await conn.execute(
-        f"INSERT INTO {table.name} ({', '.join(names)})"
-        f" SELECT {', '.join(selects)} FROM unnest({', '.join(casts)}) AS u({aliases})"
-        f" ON CONFLICT ({table.key}) DO UPDATE SET {updates}",
-        *arrays,
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage}"
+        f" ON CONFLICT ({table.key}) DO UPDATE SET {updates}"
     )
     if table is PILGRIMS:
         await _save_pilgrim_sets(conn, states)
-
-
-def _array_literal(values: list[str] | None) -> str:
-    items = values or []
-    escaped = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in items)
-    return "{" + ",".join(escaped) + "}"
 
 
 async def _load_pilgrim_sets(conn: asyncpg.Connection, states: dict[str, Any]) -> None:
@@ -145,22 +131,17 @@ async def insert_fixes(
     conn: asyncpg.Connection, fixes: Sequence[tuple[str, datetime, str, float, float]]
 ) -> None:
     if fixes:
+        stage = await staging.copy(conn, "vehicle_fixes", fixes)
         await conn.execute(
             "INSERT INTO vehicle_fixes (vehicle_id, at, event_id, lat, lon)"
-            " SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[],"
-            " $4::double precision[], $5::double precision[]) ON CONFLICT DO NOTHING",
-            *map(list, zip(*fixes, strict=True)),
+            f" SELECT vehicle_id, at, event_id, lat, lon FROM {stage} ON CONFLICT DO NOTHING"
         )
 
 
 async def mark_dirty(conn: asyncpg.Connection, marks: set[tuple[str, str]]) -> None:
     if marks:
-        ordered = sorted(marks)
-        await conn.execute(
-            "INSERT INTO dirty (kind, key) SELECT * FROM unnest($1::text[], $2::text[])",
-            [m[0] for m in ordered],
-            [m[1] for m in ordered],
-        )
+        stage = await staging.copy(conn, "dirty", sorted(marks))
+        await conn.execute(f"INSERT INTO dirty (kind, key) SELECT kind, key FROM {stage}")
 
 
 async def pilgrim_groups(conn: asyncpg.Connection, pilgrim_ids: Sequence[str]) -> dict[str, str]:

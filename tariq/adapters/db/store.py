@@ -10,6 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
+from tariq.adapters.db import staging
 from tariq.domain.records import Accepted, DeadLetter, journal_payload
 from tariq.domain.watermark import PartitionProgress
 
@@ -60,20 +61,26 @@ async def insert_journal(conn: asyncpg.Connection, accepted: Sequence[Accepted])
     """
     if not accepted:
         return set()
-    accepted = sorted(accepted, key=lambda a: a.event.event_id)
+    stage = await staging.copy(
+        conn,
+        "journal",
+        (
+            (
+                a.event.event_id,
+                a.event.type,
+                a.event.occurred_at,
+                getattr(a.event, "tag", None),
+                a.record.parent_event_id,
+                journal_payload(a),
+                a.record.source_ref,
+            )
+            for a in accepted
+        ),
+    )
+    columns = ", ".join(staging.STAGED["journal"])
     rows = await conn.fetch(
-        "INSERT INTO journal (event_id, type, occurred_at, tag, parent_event_id, payload,"
-        " source_ref)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
-        " $5::text[], $6::text[], $7::text[])"
-        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-        [a.event.event_id for a in accepted],
-        [a.event.type for a in accepted],
-        [a.event.occurred_at for a in accepted],
-        [getattr(a.event, "tag", None) for a in accepted],
-        [a.record.parent_event_id for a in accepted],
-        [journal_payload(a) for a in accepted],
-        [a.record.source_ref for a in accepted],
+        f"INSERT INTO journal ({columns}) SELECT {columns} FROM {stage} ORDER BY event_id"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
     )
     return {r["event_id"] for r in rows}
 
@@ -133,22 +140,6 @@ async def insert_dead_letters(
     )
     new_refs = {r["source_ref"] for r in rows}
     return [d for d in dead if d.source_ref in new_refs]
-
-
-async def save_passport_hashes(
-    conn: asyncpg.Connection, hashes: Sequence[tuple[str, str, str | None]]
-) -> None:
-    """Keep the keyed passport hash of the registration that won (by event time) in the
-    pilgrims table; a registration that lost changes nothing, in any order of arrival."""
-    if hashes:
-        await conn.execute(
-            "UPDATE pilgrims p SET passport_hash = u.hash"
-            " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(pilgrim_id, event_id, hash)"
-            " WHERE p.pilgrim_id = u.pilgrim_id AND p.registered_event_id = u.event_id",
-            [h[0] for h in hashes],
-            [h[1] for h in hashes],
-            [h[2] for h in hashes],
-        )
 
 
 async def pii_key(conn: asyncpg.Connection, configured: str | None) -> bytes:
