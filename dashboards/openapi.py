@@ -131,6 +131,24 @@ HOTEL_BAGS = _paged(
     expected=INT,
     delivered=INT,
 )
+NUMBER = {"type": "number", "minimum": 0}
+HOTEL_FORECAST = _object(
+    {
+        "hotel_id": STR,
+        "as_of": TIME_OR_NULL,
+        "expected": INT,
+        "delivered": INT,
+        "remaining": INT,
+        "on_truck": INT,
+        "waiting": INT,
+        "without_forecast": INT,
+        "misrouted": INT,
+        "complete": {"type": "boolean"},
+        "last_expected_at": TIME_OR_NULL,
+        "basis": {"enum": ["truck", "estimate", None]},
+        "model": _object({"offload_min": NUMBER, "sort_min": NUMBER, "load_min": NUMBER}),
+    }
+)
 SUMMARY = _object(
     {
         "bags_by_stage": COUNTS,
@@ -320,6 +338,12 @@ PATHS: Final[dict[str, Schema]] = {
         _ok(HOTEL_BAGS),
         [_path("hotel_id", "hotel id"), *PAGING],
         ("400", "401", "403"),
+    ),
+    "/api/hotels/{hotel_id}/forecast": _get(
+        "When the hotel's last expected bag should arrive (docs/contract-extensions.md)",
+        _ok(HOTEL_FORECAST),
+        [_path("hotel_id", "hotel id")],
+        ("401", "403"),
     ),
     "/api/hotels/{hotel_id}/notices": _get(
         "A hotel's notices, newest first, with their delivery state",
