@@ -21,7 +21,8 @@ import {
   textTip,
 } from "./common.js";
 import { ALERT_TYPES, STAGES } from "./i18n.js";
-import { STATUSES, STATUS_COLOURS, VehicleLayer, VehicleStore } from "./vehicles.js";
+import { PLACE_STYLE, PlaceLabels, legendKeys } from "./places.js";
+import { VehicleLayer, VehicleStore } from "./vehicles.js";
 
 const TOKEN_KEY = "tariq-operator-token";
 const AIRPORTS = ["JED", "MED"];
@@ -61,6 +62,8 @@ window.tariq.layer = vehicleLayer;
 window.tariq.handle = (raw) => handle(raw);
 window.tariq.map = map;
 let trailLine = null;
+const labels = new PlaceLabels(map);
+window.tariq.labels = labels;
 
 async function loadGeography() {
   const [world, network] = await Promise.all([
@@ -78,20 +81,20 @@ async function loadGeography() {
     style: { color: "#9aa38f", weight: 1, dashArray: "4 3", fill: false },
   }).addTo(map);
   const roadStyle = {
-    motorway: { color: "#e08a3c", weight: 3 },
+    motorway: { color: PLACE_STYLE.motorway.color, weight: 3 },
     trunk: { color: "#e0a43c", weight: 2.5 },
     primary: { color: "#d2b45a", weight: 2 },
     secondary: { color: "#c9c1a0", weight: 1.5 },
   };
   const fenceStyle = {
-    airport: { color: "#6c3fc4", weight: 1.5, fillOpacity: 0.08 },
+    airport: { color: PLACE_STYLE.airport.color, fillColor: PLACE_STYLE.airport.fillColor, weight: 1.5, fillOpacity: 0.08 },
     baggage_yard: { color: "#8e44ad", weight: 1.5, fillOpacity: 0.2 },
     checkpoint: { color: "#555", weight: 1, fillOpacity: 0.1, dashArray: "3 3" },
     district: { color: "#8aa", weight: 0.8, fillOpacity: 0.03 },
   };
   L.geoJSON(network, {
     renderer,
-    filter: (f) => f.properties.layer !== "place",
+    filter: (f) => f.properties.layer === "road" || f.properties.layer === "fence",
     style: (f) =>
       f.properties.layer === "road"
         ? { ...(roadStyle[f.properties.road_class] || { color: "#cfc9b8", weight: 1 }), opacity: 0.9 }
@@ -101,20 +104,25 @@ async function loadGeography() {
     },
   }).addTo(map);
   for (const f of network.features) {
-    if (f.properties.layer !== "place") continue;
     const [lon, lat] = f.geometry.coordinates;
-    L.circleMarker([lat, lon], { renderer, radius: 4, color: "#333", weight: 1, fillColor: "#ffd45c", fillOpacity: 1 })
-      .bindTooltip(textTip(String(f.properties.place).replaceAll("_", " ")))
+    const { layer, place, kind, id } = f.properties;
+    if (layer === "label") labels.add(kind, id, [lat, lon], () => t(`map.${kind}.${id}`));
+    if (layer !== "place") continue;
+    L.circleMarker([lat, lon], { renderer, radius: 4, weight: 1, ...PLACE_STYLE.landmark, fillOpacity: 1 })
+      .bindTooltip(() => textTip(t(`map.landmark.${place}`)))
       .addTo(map);
+    labels.add("landmark", place, [lat, lon], () => t(`map.landmark.${place}`));
   }
   const hotels = await apiGet("/geo/hotels.geojson", state.token);
   if (hotels.status === 200) {
     for (const f of hotels.body.features) {
       const [lon, lat] = f.geometry.coordinates;
       state.hotels.set(f.properties.hotel_id, [lat, lon]);
-      L.circleMarker([lat, lon], { renderer, radius: 3, color: "#0b6e4f", weight: 1, fillColor: "#2fbf71", fillOpacity: 0.9 })
-        .bindTooltip(textTip(`${f.properties.hotel_id} · ${f.properties.name ?? ""}`))
+      const name = `${f.properties.hotel_id} · ${f.properties.name ?? ""}`;
+      L.circleMarker([lat, lon], { renderer, radius: 4, weight: 1, ...PLACE_STYLE.hotel, fillOpacity: 1 })
+        .bindTooltip(textTip(name))
         .addTo(map);
+      labels.add("hotel", f.properties.hotel_id, [lat, lon], () => name);
     }
   }
   const roads = network.features.filter((f) => f.properties.layer === "road");
@@ -583,8 +591,10 @@ function openResult(r) {
 }
 
 async function showHotel(id) {
-  const { status, body } = await apiGet(`/api/hotels/${encodeURIComponent(id)}/bags?limit=1`, state.token);
+  const path = `/api/hotels/${encodeURIComponent(id)}`;
+  const [{ status, body }, forecast] = await Promise.all([apiGet(`${path}/bags?limit=1`, state.token), apiGet(`${path}/forecast`, state.token)]);
   if (status !== 200) return notFound(id, status);
+  const last = forecast.status === 200 ? forecast.body : null;
   showDetail(() =>
     el(
       "section",
@@ -594,6 +604,8 @@ async function showHotel(id) {
         ["hotel.expected", fmtNumber(body.expected)],
         ["hotel.delivered", fmtNumber(body.delivered)],
         ["hotel.not_ours", fmtNumber((body.not_ours || []).length)],
+        ["hotel.forecast.last", last?.last_expected_at ? fmtTime(last.last_expected_at) : "—"],
+        ["hotel.forecast.remaining", last ? fmtNumber(last.remaining) : "—"],
       ]),
     ),
   );
@@ -622,6 +634,7 @@ async function showGroup(id) {
 // ------------------------------------------------------------------ start
 
 function renderAll() {
+  legend();
   if (state.summary) showSummary(state.summary);
   showFlow();
   showAlerts();
@@ -644,9 +657,8 @@ function fillTypeFilter() {
 }
 
 function legend() {
-  $("#legend").replaceChildren(
-    ...STATUSES.map((s) => el("span", { class: "key" }, el("i", { style: `background:${STATUS_COLOURS[s]}` }), el("span", { "data-i18n": `status.${s}`, text: t(`status.${s}`) }))),
-  );
+  $("#legend").replaceChildren(...legendKeys());
+  labels.relabel();
 }
 
 async function checkOperator(token) {
@@ -659,8 +671,12 @@ async function checkOperator(token) {
 async function start() {
   initLang(renderAll);
   loadTimeZone(renderAll);
-  legend();
   renderAll();
+  // The legend folds away on a phone (it would cover much of the map); open on wider screens.
+  const narrow = matchMedia("(max-width: 600px)");
+  const fitLegend = () => ($("#legend-box").open = !narrow.matches);
+  narrow.addEventListener("change", fitLegend);
+  fitLegend();
   for (const id of ["filter-type", "filter-airport", "filter-hotel"]) $(`#${id}`).addEventListener("input", showAlerts);
   $("#search-form").addEventListener("submit", (e) => {
     e.preventDefault();
