@@ -193,7 +193,7 @@ async def test_place_names_at_zoom_in_both_languages_and_a_legend_of_the_drawn_c
     await page.locator(".place-label.place-hotel", has_text=A).wait_for(timeout=5_000)
     await page.evaluate("void window.tariq.map.setView([22.9, 39.5], 7, {animate: false})")
     await page.locator(".place-label.place-city", has_text="مكة المكرمة").wait_for(timeout=5_000)
-    await page.locator("#legend .key.place-hotel", has_text="فندق").wait_for(timeout=5_000)
+    await page.locator("#legend .key.legend-hotel", has_text="فندق").wait_for(timeout=5_000)
     await page.click("[data-lang-toggle]")
 
     # The legend's colours are the ones painted. A hotel: the marker canvas at its centre.
@@ -205,7 +205,7 @@ async def test_place_names_at_zoom_in_both_languages_and_a_legend_of_the_drawn_c
         f"window.tariq.map.latLngToContainerPoint([{HOTEL_A[0]}, {HOTEL_A[1]}])"
     )
     painted = await page.evaluate(SAMPLE_PIXEL, ["hotels", point["x"], point["y"]])
-    assert painted == await page.evaluate(LEGEND_COLOUR, "place-hotel")
+    assert painted == await page.evaluate(LEGEND_COLOUR, "legend-hotel")
 
     # A vehicle in each status (the server says idle; the others set as the feed would).
     await wait_for_js(page, f"window.tariq.vehicles.get('{vehicle}') !== null", timeout=20_000)

@@ -68,26 +68,28 @@ function askForecast() {
     const { status, body } = await apiGet(`/api/hotels/${encodeURIComponent(state.hotelId)}/forecast`, state.token);
     if (status === 200 && body) {
       state.forecast = body;
-      renderForecast();
+      render();
     }
   }, wait);
 }
 
-function renderForecast() {
+/** The forecast's time (the server's), with the bags still to come as the page counts them
+ *  live (the same count as the cards: the forecast is fetched a few seconds behind). */
+function renderForecast(remaining) {
   const f = state.forecast;
   const box = $("#forecast");
   box.hidden = !f;
   if (!f) return;
-  box.dataset.remaining = String(f.remaining);
+  box.dataset.remaining = String(remaining);
   box.dataset.last = f.last_expected_at ?? "";
   box.classList.toggle("partial", !f.complete);
   const parts = [];
-  if (f.remaining === 0) parts.push(el("span", { class: "done-all", text: t("hotel.forecast.done") }));
+  if (remaining === 0) parts.push(el("span", { class: "done-all", text: t("hotel.forecast.done") }));
   else if (f.last_expected_at)
-    parts.push(el("b", {}, `${t("hotel.forecast.last")} `, timeEl(f.last_expected_at)), ` · ${tn("hotel.forecast.to_come", f.remaining)}`);
-  else parts.push(el("b", { text: t("hotel.forecast.none") }), ` · ${tn("hotel.forecast.to_come", f.remaining)}`);
-  if (f.without_forecast > 0) parts.push(el("span", { class: "without" }, ` · ${tn("hotel.forecast.without", f.without_forecast)}`));
-  if (f.remaining > 0 && f.basis) parts.push(el("small", { class: "muted basis", text: ` (${t(`hotel.forecast.basis.${f.basis}`)})` }));
+    parts.push(el("b", {}, `${t("hotel.forecast.last")} `, timeEl(f.last_expected_at)), ` · ${tn("hotel.forecast.to_come", remaining)}`);
+  else parts.push(el("b", { text: t("hotel.forecast.none") }), ` · ${tn("hotel.forecast.to_come", remaining)}`);
+  if (remaining > 0 && f.without_forecast > 0) parts.push(el("span", { class: "without" }, ` · ${tn("hotel.forecast.without", f.without_forecast)}`));
+  if (remaining > 0 && f.basis) parts.push(el("small", { class: "muted basis", text: ` (${t(`hotel.forecast.basis.${f.basis}`)})` }));
   $("#forecast-line").replaceChildren(...parts);
 }
 
@@ -164,7 +166,7 @@ function render() {
     card("hotel.not_ours", state.foreign.size, "not-ours"),
     card("hotel.alerts", state.alerts.size, "alerts"),
   );
-  renderForecast();
+  renderForecast(bags.length - delivered);
   renderGroups(bags);
   renderTrucks();
   renderForeign();

@@ -66,16 +66,16 @@ export function legendKeys() {
     el(
       "div",
       { class: "keys shapes" },
-      key("shape-truck", null, "legend.truck", "square outline"),
-      key("shape-bus", null, "legend.bus", "diamond outline"),
+      key("legend-truck", null, "legend.truck", "square outline"),
+      key("legend-bus", null, "legend.bus", "diamond outline"),
     ),
     el(
       "div",
       { class: "keys places" },
-      key("place-hotel", PLACE_STYLE.hotel.fillColor, "legend.hotel", "dot"),
-      key("place-landmark", PLACE_STYLE.landmark.fillColor, "legend.landmark", "dot"),
-      key("place-airport", PLACE_STYLE.airport.color, "legend.airport", "area"),
-      key("place-motorway", PLACE_STYLE.motorway.color, "legend.motorway", "line"),
+      key("legend-hotel", PLACE_STYLE.hotel.fillColor, "legend.hotel", "dot"),
+      key("legend-landmark", PLACE_STYLE.landmark.fillColor, "legend.landmark", "dot"),
+      key("legend-airport", PLACE_STYLE.airport.color, "legend.airport", "area"),
+      key("legend-motorway", PLACE_STYLE.motorway.color, "legend.motorway", "line"),
     ),
   ];
 }
