@@ -171,6 +171,7 @@ REPLAY_ALERT = _object(
 REPLAY = _object(
     {
         "at": TIME,
+        "first": TIME_OR_NULL,
         "clock": TIME_OR_NULL,
         "vehicles": {
             "type": "array",

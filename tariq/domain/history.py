@@ -69,11 +69,19 @@ def pilgrim_at(pilgrim: PilgrimState | None, at: datetime) -> PilgrimState | Non
     """The pilgrim's boardings and check-ins as they were at `at`."""
     if pilgrim is None:
         return None
+    if all(t <= at for t in pilgrim.boardings.values()) and all(
+        t <= at for t in pilgrim.checkins.values()
+    ):
+        return pilgrim
     return replace(
         pilgrim,
         boardings={f: t for f, t in pilgrim.boardings.items() if t <= at},
         checkins={h: t for h, t in pilgrim.checkins.items() if t <= at},
     )
+
+
+def _times(pilgrim: PilgrimState) -> list[datetime]:
+    return [*pilgrim.boardings.values(), *pilgrim.checkins.values()]
 
 
 def _instants(
@@ -108,11 +116,17 @@ def bag_history(
     """The bag's alert spans and stage steps from its events (in any order, duplicates
     allowed) and the facts of the flights and pilgrims it was coded for."""
     ordered = sorted(events, key=lambda e: (e.occurred_at, e.event_id))
+    # Only the flights and pilgrims this bag was coded for matter to it.
+    codings = [e for e in ordered if isinstance(e, BagCoded)]
+    flights = {c.flight_id: flights[c.flight_id] for c in codings if c.flight_id in flights}
+    pilgrims = {c.pilgrim_id: pilgrims[c.pilgrim_id] for c in codings if c.pilgrim_id in pilgrims}
     bag = BagState(tag)
     applied = 0
     spans: list[AlertSpan] = []
     open_now: dict[tuple[str, str], tuple[Alert, datetime]] = {}
     steps: list[StageStep] = []
+    as_of: dict[tuple[str | None, int] | None, PilgrimState | None] = {}
+    flights_as_of: dict[tuple[str | None, bool], FlightState | None] = {}
     for instant in _instants(ordered, flights, pilgrims, thresholds):
         while applied < len(ordered) and ordered[applied].occurred_at <= instant:
             bag.apply(ordered[applied])
@@ -121,10 +135,26 @@ def bag_history(
             if steps:
                 steps[-1] = replace(steps[-1], until=instant)
             steps.append(StageStep(bag.stage, instant, None))
+        pilgrim = pilgrims.get(bag.pilgrim_id or "")
+        # A pilgrim's facts change at a few instants only: one copy per state they pass.
+        seen = (
+            (bag.pilgrim_id, sum(t <= instant for t in _times(pilgrim)))
+            if pilgrim is not None
+            else None
+        )
+        if seen not in as_of:
+            as_of[seen] = pilgrim_at(pilgrim, instant)
+        flight = flights.get(bag.flight_id or "")
+        arrived = (
+            flight is not None and flight.arrived_at is not None and flight.arrived_at <= instant
+        )
+        flight_key = (bag.flight_id, arrived)
+        if flight_key not in flights_as_of:
+            flights_as_of[flight_key] = flight_at(flight, instant)
         judgement = judge_bag(
             bag,
-            flight_at(flights.get(bag.flight_id or ""), instant),
-            pilgrim_at(pilgrims.get(bag.pilgrim_id or ""), instant),
+            flights_as_of[flight_key],
+            as_of[seen],
             instant,
             thresholds,
         )

@@ -92,6 +92,7 @@ async def as_of(
     by_stage, by_airport = await history.stages_at(conn, at)
     return {
         "at": at,
+        "first": await history.first_event_time(conn),
         "clock": await history.service_clock(conn),
         "vehicles": vehicles,
         "bags_by_stage": by_stage,

@@ -51,6 +51,8 @@ async def test_replay_shows_the_state_and_open_alerts_at_an_event_time(
     await wait_until(judged, timeout=60, what="the bag's history to be written")
 
     early = await replay_at(api, 15)
+    assert datetime.fromisoformat(early["first"]) == datetime.fromisoformat(at(0))
+    assert datetime.fromisoformat(early["clock"]) == datetime.fromisoformat(at(40))
     assert alert_keys(early) == set()
     assert early["bags_by_stage"]["sorted"] == 1
     assert early["bags_by_airport"]["JED"]["sorted"] == 1

@@ -7,7 +7,8 @@ Each read is served by an index and bounded by what existed at T, never by the j
 - `stages_at`: bag_steps_during (GiST), one step per bag that existed at T;
 - `fixes_at`: vehicle_fixes' primary key (vehicle_id, at, event_id), per vehicle the fixes
   of the stall window before T and the few before it;
-- `hotel_places_at`: hotels (a few hundred rows).
+- `hotel_places_at`: hotels (a few hundred rows);
+- `first_event_time`: journal_by_type (type, occurred_at), one probe per event type.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncpg
 
 from routing.geo import AIRPORTS
 from tariq.domain.alerts import Fix
-from tariq.domain.events import STAGES
+from tariq.domain.events import EVENT_TYPES, STAGES
 from tariq.domain.history import BagHistory
 
 
@@ -142,6 +143,16 @@ async def hotel_places_at(conn: asyncpg.Connection, at: datetime) -> list[tuple[
         at,
     )
     return [(r["lat"], r["lon"]) for r in rows]
+
+
+async def first_event_time(conn: asyncpg.Connection) -> datetime | None:
+    """The earliest event time journaled: one probe of journal_by_type per event type."""
+    first: datetime | None = await conn.fetchval(
+        "SELECT min((SELECT min(j.occurred_at) FROM journal j WHERE j.type = k.type))"
+        " FROM unnest($1::text[]) k(type)",
+        list(EVENT_TYPES),
+    )
+    return first
 
 
 async def service_clock(conn: asyncpg.Connection) -> datetime | None:
