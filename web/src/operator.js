@@ -22,6 +22,7 @@ import {
 } from "./common.js";
 import { ALERT_TYPES, STAGES } from "./i18n.js";
 import { PLACE_STYLE, PlaceLabels, legendKeys } from "./places.js";
+import { setupReplay } from "./replay.js";
 import { VehicleLayer, VehicleStore } from "./vehicles.js";
 
 const TOKEN_KEY = "tariq-operator-token";
@@ -38,8 +39,14 @@ const state = {
   detail: null, // () => Node: re-render of the details panel (on a language change)
   alertRows: ALERT_ROWS, // alerts listed; "show more" adds ALERT_ROWS
   pendingAlert: null, // the alert the details being opened come from
+  pastAlerts: new Map(), // the alerts open at the replayed event time, by type:subject
 };
 const vehicles = new VehicleStore(32_768);
+// The vehicles as they were at the replayed event time (drawn instead of the live ones).
+const pastVehicles = new VehicleStore(1024);
+let replay = null; // the replay bar (replay.js), once set up
+const replaying = () => Boolean(replay?.active);
+const shown = () => (replaying() ? pastVehicles : vehicles);
 // Figures the browser tests read (the burst measurement in particular).
 const stats = { lastMessageMs: 0, lastApplyMs: 0, lastDrawMs: 0, messages: 0, snapshots: 0 };
 window.tariq = { stats, vehicles, state };
@@ -166,7 +173,7 @@ function handle(raw) {
   if (msg.kind === "snapshot" || msg.kind === "vehicles" || msg.kind === "vehicle_status") {
     showVehicleCounts();
     vehicleLayer.schedule();
-    refreshSelectedVehicle();
+    if (!replaying()) refreshSelectedVehicle();
   }
   stats.lastMessageMs = performance.now() - t0;
 }
@@ -174,6 +181,11 @@ function handle(raw) {
 function showSummary(summary) {
   if (!summary) return;
   state.summary = summary;
+  if (!replaying()) showCounters(summary);
+}
+
+/** The clock, event counts, stages and flow of the live summary or of a replayed instant. */
+function showCounters(summary) {
   $("#clock").replaceChildren(el("bdi", { dir: "ltr", text: fmtTime(summary.clock) }));
   const e = summary.events || {};
   $("#events").textContent = t("events.line", {
@@ -187,7 +199,7 @@ function showSummary(summary) {
       el("div", { class: "stage", "data-stage": stage }, el("b", { text: fmtNumber(stages[stage] ?? 0) }), label("stage", stage)),
     ),
   );
-  showFlow();
+  showFlow(summary.bags_by_airport);
 }
 
 function applyBags(bags) {
@@ -198,8 +210,7 @@ function applyBags(bags) {
 
 /** Bags per stage by arrival airport: the server's totals (`bags_by_airport` of the
  *  summary, counted in PostgreSQL), so the table is right as soon as the page opens. */
-function showFlow() {
-  const byAirport = state.summary?.bags_by_airport || {};
+function showFlow(byAirport = {}) {
   const airports = [...new Set([...AIRPORTS, ...Object.keys(byAirport)])];
   // One row per stage, one column per airport: narrow enough for the side panel and a phone.
   const head = el("tr", {}, el("th", { text: t("flow.stage") }), ...airports.map((a) => el("th", { text: a })));
@@ -231,8 +242,8 @@ function showRecentBags(bags) {
 
 function showVehicleCounts() {
   $("#vehicle-count").textContent = t("vehicles.count", {
-    buses: fmtNumber(vehicles.counts.bus),
-    trucks: fmtNumber(vehicles.counts.truck),
+    buses: fmtNumber(shown().counts.bus),
+    trucks: fmtNumber(shown().counts.truck),
   });
 }
 
@@ -257,7 +268,8 @@ function showAlerts() {
   const type = $("#filter-type").value;
   const airport = $("#filter-airport").value;
   const hotel = $("#filter-hotel").value.trim().toUpperCase();
-  const matching = [...state.alerts.values()]
+  const source = replaying() ? state.pastAlerts : state.alerts;
+  const matching = [...source.values()]
     .filter(
       (a) =>
         (!type || a.type === type) &&
@@ -272,6 +284,7 @@ function showAlerts() {
       {
         class: `alert alert-${a.type} severity-${a.severity ?? "medium"}${a.acknowledged_at ? " acknowledged" : ""}`,
         "data-alert-id": a.alert_id,
+        "data-alert-key": `${a.type}:${a.tag || a.vehicle_id || ""}`,
         "data-severity": a.severity ?? "",
         tabindex: 0,
         role: "button",
@@ -296,8 +309,8 @@ function showAlerts() {
       ),
     );
   $("#alerts").replaceChildren(...items);
-  const counts = state.summary?.alerts_open_by_type;
-  const total = counts && Object.keys(counts).length ? Object.values(counts).reduce((x, y) => x + y, 0) : state.alerts.size;
+  const counts = replaying() ? replay.view?.alerts_open_by_type : state.summary?.alerts_open_by_type;
+  const total = counts && Object.keys(counts).length ? Object.values(counts).reduce((x, y) => x + y, 0) : source.size;
   $("#alert-total").textContent = fmtNumber(total);
 }
 
@@ -347,8 +360,9 @@ function triageBox(alertId) {
 }
 
 function focusAlert(alert) {
-  state.pendingAlert = alert.alert_id;
-  if (alert.vehicle_id && vehicles.get(alert.vehicle_id)) showVehicle(alert.vehicle_id);
+  // A replayed alert is a past instant's: triage belongs to the live alerts.
+  state.pendingAlert = alert.replayed ? null : alert.alert_id;
+  if (alert.vehicle_id && shown().get(alert.vehicle_id)) showVehicle(alert.vehicle_id);
   else if (alert.tag) showBag(alert.tag);
   else if (alert.flight_id) showFlight(alert.flight_id);
   else if (alert.pilgrim_id) showPilgrim(alert.pilgrim_id);
@@ -503,9 +517,9 @@ async function showFlight(id) {
 }
 
 function vehicleView(id) {
-  const v = vehicles.get(id);
+  const v = shown().get(id);
   if (!v) return el("p", { text: t("search.none", { q: id }) });
-  const trail = vehicles.trail(id);
+  const trail = shown().trail(id);
   return el(
     "section",
     { class: "vehicle", "data-vehicle": id },
@@ -523,16 +537,16 @@ function vehicleView(id) {
 }
 
 function showVehicle(id) {
-  if (!vehicles.get(id)) return notFound(id, 404);
+  if (!shown().get(id)) return notFound(id, 404);
   showDetail(() => vehicleView(id), { vehicle: id });
   vehicleLayer.selected = id;
   drawTrail(id);
-  const v = vehicles.get(id);
+  const v = shown().get(id);
   map.setView([v.lat, v.lon], Math.max(map.getZoom(), 13));
 }
 
 function drawTrail(id) {
-  const points = vehicles.trail(id);
+  const points = shown().trail(id);
   if (!trailLine) trailLine = L.polyline(points, { renderer, color: "#111", weight: 2, opacity: 0.7 }).addTo(map);
   else trailLine.setLatLngs(points);
 }
@@ -631,12 +645,47 @@ async function showGroup(id) {
   );
 }
 
+// ------------------------------------------------------------------ replay
+
+/** Draw a view of `/api/replay`: the vehicles, counters and open alerts at its event time. */
+function showReplayed(view) {
+  pastVehicles.clear();
+  pastVehicles.apply(view.vehicles || []);
+  vehicleLayer.store = pastVehicles;
+  vehicleLayer.schedule();
+  state.pastAlerts = new Map(
+    (view.alerts || []).map((a) => {
+      const key = `${a.type}:${a.tag || a.vehicle_id}`;
+      return [key, { ...a, alert_id: key, status: "open", raised_at: a.began_at, replayed: true }];
+    }),
+  );
+  showCounters({ ...view, clock: view.at, events: state.summary?.events });
+  showAlerts();
+  showVehicleCounts();
+  if (state.detail?.vehicle) {
+    if (pastVehicles.get(state.detail.vehicle)) refreshSelectedVehicle();
+    else clearTrail();
+  }
+}
+
+/** Back to the live state, which the feed kept up to date meanwhile. */
+function showLive() {
+  vehicleLayer.store = vehicles;
+  vehicleLayer.schedule();
+  state.pastAlerts = new Map();
+  if (state.summary) showCounters(state.summary);
+  showAlerts();
+  showVehicleCounts();
+  if (state.detail?.vehicle) refreshSelectedVehicle();
+}
+
 // ------------------------------------------------------------------ start
 
 function renderAll() {
   legend();
-  if (state.summary) showSummary(state.summary);
-  showFlow();
+  if (replaying()) replay.relabel();
+  else if (state.summary) showSummary(state.summary);
+  else showFlow();
   showAlerts();
   showVehicleCounts();
   fillTypeFilter();
@@ -696,6 +745,8 @@ async function start() {
   if (problem !== null) token = await signIn(TOKEN_KEY, checkOperator, problem || null);
   state.token = token;
   document.body.dataset.lang = currentLang();
+  replay = setupReplay({ token: () => state.token, show: showReplayed, leave: showLive });
+  window.tariq.replay = replay;
   connectFeed("/ws/live", token, {
     onMessage: handle,
     onStatus: (s) => {
