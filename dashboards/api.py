@@ -5,13 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import datetime
 from functools import partial
 
 import msgspec
 from aiohttp import web
 
 from dashboards import triage_api
-from dashboards.keys import LIVE, PII_KEY, PLANNER, POOL, PRINCIPAL, PRODUCER, READINESS
+from dashboards.keys import (
+    LIVE,
+    PII_KEY,
+    PLANNER,
+    POOL,
+    PRINCIPAL,
+    PRODUCER,
+    READINESS,
+    SETTINGS,
+)
 from dashboards.metrics import observe_intake
 from dashboards.responses import error, json_response
 from dashboards.security import allow, may_see_hotel
@@ -20,8 +30,10 @@ from routing.geo import AIRPORTS
 from tariq.adapters.db import airports, reads, store
 from tariq.config import pii_key_setting
 from tariq.domain.alerts import ALERT_TYPES
+from tariq.domain.events import Instant
 from tariq.domain.records import passport_hash
 from tariq.domain.tokens import may_post
+from tariq.services.asof import as_of
 from tariq.services.intake import (
     MAX_BODY_BYTES,
     MAX_EVENTS,
@@ -227,6 +239,28 @@ async def list_bags(request: web.Request) -> web.Response:
     filters = {k: request.query[k] for k in BAG_FILTERS if request.query.get(k)}
     async with request.app[POOL].acquire() as conn:
         return json_response(await reads.bags(conn, filters, limit, offset))
+
+
+def event_time(request: web.Request, name: str) -> datetime:
+    """A required query parameter that must be an RFC 3339 time with an offset (the
+    contract's own parser of `occurred_at`); anything else is a 400."""
+    text = request.query.get(name)
+    try:
+        return msgspec.json.decode(json.dumps(text), type=Instant)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        raise _bad_request(f"{name} must be an RFC 3339 time with an offset") from None
+
+
+@allow("operator")
+async def get_replay(request: web.Request) -> web.Response:
+    """The map, counters and open alerts as they were at event time `at` (replay)."""
+    at = event_time(request, "at")
+    thresholds = request.app[SETTINGS].thresholds
+    async with (
+        request.app[POOL].acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        return json_response(await as_of(conn, at, thresholds))
 
 
 @allow("operator")

@@ -3,7 +3,9 @@
 - `POST /api/hotels/{hotel_id}/bags/{tag}/confirm`: the hotel received its own bag;
 - `POST /api/hotels/{hotel_id}/bags/{tag}/report-wrong`: a bag that is not the hotel's is
   there. The answer names the hotel it belongs to when the scans put it at (or on the lane
-  of) the reporting hotel; otherwise the report waits for the operators.
+  of) the reporting hotel; otherwise the report waits for the operators;
+- `GET /api/hotels/{hotel_id}/forecast`: when the hotel's last expected bag should arrive
+  (tariq/domain/forecast.py).
 
 Both take an optional JSON body `{"note": "…"}` (at most 500 characters, no control
 characters), are kept in PostgreSQL (`hotel_receipts`) and are idempotent (again: the
@@ -18,11 +20,13 @@ from typing import Final
 import orjson
 from aiohttp import web
 
+from dashboards.api import planner_of
 from dashboards.keys import POOL, PRINCIPAL
 from dashboards.responses import error, json_response
 from dashboards.security import allow, bearer_token, may_see_hotel
 from tariq.adapters.db import receipts
 from tariq.domain.tokens import hash_token
+from tariq.services.forecast import forecast_of
 
 TAG: Final = re.compile(r"[0-9]{10}")
 NOTE_MAX: Final = 500
@@ -112,6 +116,19 @@ async def report_wrong_bag(request: web.Request) -> web.Response:
     )
 
 
+@allow("hotel", "operator")
+async def get_forecast(request: web.Request) -> web.Response:
+    """When the hotel's last expected bag should arrive, and how many are still to come."""
+    hotel_id = request.match_info["hotel_id"]
+    if not may_see_hotel(request[PRINCIPAL], hotel_id):
+        return error(403, "a hotel token sees only its own hotel")
+    planner = await planner_of(request.app)
+    async with request.app[POOL].acquire() as conn:
+        forecast = await forecast_of(conn, planner, hotel_id)
+    return json_response(forecast.as_json())
+
+
 def setup_hotel_routes(app: web.Application) -> None:
+    app.router.add_get("/api/hotels/{hotel_id}/forecast", get_forecast)
     app.router.add_post("/api/hotels/{hotel_id}/bags/{tag}/confirm", confirm_bag)
     app.router.add_post("/api/hotels/{hotel_id}/bags/{tag}/report-wrong", report_wrong_bag)

@@ -131,6 +131,24 @@ HOTEL_BAGS = _paged(
     expected=INT,
     delivered=INT,
 )
+NUMBER = {"type": "number", "minimum": 0}
+HOTEL_FORECAST = _object(
+    {
+        "hotel_id": STR,
+        "as_of": TIME_OR_NULL,
+        "expected": INT,
+        "delivered": INT,
+        "remaining": INT,
+        "on_truck": INT,
+        "waiting": INT,
+        "without_forecast": INT,
+        "misrouted": INT,
+        "complete": {"type": "boolean"},
+        "last_expected_at": TIME_OR_NULL,
+        "basis": {"enum": ["truck", "estimate", None]},
+        "model": _object({"offload_min": NUMBER, "sort_min": NUMBER, "load_min": NUMBER}),
+    }
+)
 SUMMARY = _object(
     {
         "bags_by_stage": COUNTS,
@@ -153,6 +171,43 @@ TRACK = _object(
                 {"speed_kmh": {"type": "number"}},
             ),
         },
+    }
+)
+REPLAY_ALERT = _object(
+    {
+        "type": {"type": "string", "enum": list(ALERT_TYPES)},
+        "tag": STR_OR_NULL,
+        "vehicle_id": STR_OR_NULL,
+        "pilgrim_id": STR_OR_NULL,
+        "flight_id": STR_OR_NULL,
+        "hotel_id": STR_OR_NULL,
+        "airport": STR_OR_NULL,
+        "began_at": TIME,
+        "ended_at": TIME_OR_NULL,
+    }
+)
+REPLAY = _object(
+    {
+        "at": TIME,
+        "first": TIME_OR_NULL,
+        "clock": TIME_OR_NULL,
+        "vehicles": {
+            "type": "array",
+            "items": _object(
+                {
+                    "vehicle_id": STR,
+                    "kind": STR_OR_NULL,
+                    "lat": {"type": "number"},
+                    "lon": {"type": "number"},
+                    "at": TIME,
+                    "status": {"enum": ["stalled", None]},
+                }
+            ),
+        },
+        "bags_by_stage": COUNTS,
+        "bags_by_airport": {"type": "object", "additionalProperties": COUNTS},
+        "alerts_open_by_type": COUNTS,
+        "alerts": {"type": "array", "items": REPLAY_ALERT},
     }
 )
 ERROR = _object({"error": STR})
@@ -320,6 +375,12 @@ PATHS: Final[dict[str, Schema]] = {
         _ok(HOTEL_BAGS),
         [_path("hotel_id", "hotel id"), *PAGING],
         ("400", "401", "403"),
+    ),
+    "/api/hotels/{hotel_id}/forecast": _get(
+        "When the hotel's last expected bag should arrive (docs/contract-extensions.md)",
+        _ok(HOTEL_FORECAST),
+        [_path("hotel_id", "hotel id")],
+        ("401", "403"),
     ),
     "/api/hotels/{hotel_id}/notices": _get(
         "A hotel's notices, newest first, with their delivery state",
@@ -495,6 +556,17 @@ PATHS: Final[dict[str, Schema]] = {
         _ok(TRACK),
         [_path("vehicle_id", "vehicle id"), *TIME_RANGE],
         ("400", "401", "403", "404"),
+    ),
+    "/api/replay": _get(
+        "The map, counters and open alerts as they were at an event time (replay)",
+        _ok(REPLAY),
+        [
+            {
+                **_query("at", "the event time (RFC 3339 with an offset)", TIME),
+                "required": True,
+            }
+        ],
+        ("400", "401", "403"),
     ),
     "/api/vehicles/{vehicle_id}/track.geojson": _get(
         "A vehicle's track as GeoJSON (a LineString and a Point per fix)",

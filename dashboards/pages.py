@@ -18,6 +18,7 @@ from aiohttp import web
 
 from dashboards.keys import POOL
 from dashboards.security import allow
+from routing.geo import AIRPORTS, CITIES
 from routing.geofence import Fence, default_fences
 from routing.network import shipped_network
 from tariq.adapters.db import reads
@@ -31,7 +32,8 @@ _NETWORK_LOCK = web.AppKey("network_geojson_lock", asyncio.Lock)
 
 
 def network_geojson(graph: nx.DiGraph, fences: Iterable[Fence]) -> dict[str, Any]:
-    """The roads (one MultiLineString per road class), named places and fences, as GeoJSON.
+    """The roads (one MultiLineString per road class), named places, the cities' and
+    airports' label points and fences, as GeoJSON.
 
     Roads are two directed edges per street: each undirected street is drawn once.
     """
@@ -63,6 +65,16 @@ def network_geojson(graph: nx.DiGraph, fences: Iterable[Fence]) -> dict[str, Any
                     "type": "Feature",
                     "properties": {"layer": "place", "id": node, "place": data["place"]},
                     "geometry": {"type": "Point", "coordinates": [data["lon"], data["lat"]]},
+                }
+            )
+    # Where the map writes the names of the cities and airports (the page words them).
+    for kind, table in (("city", CITIES), ("airport", AIRPORTS)):
+        for place_id, (lat, lon) in table.items():
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"layer": "label", "kind": kind, "id": place_id},
+                    "geometry": {"type": "Point", "coordinates": [lon, lat]},
                 }
             )
     for fence in fences:

@@ -29,6 +29,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/hotels/{hotel_id}/bags", api.get_hotel_bags)
     app.router.add_get("/api/alerts", api.get_alerts)
     app.router.add_get("/api/trucks/plan", api.get_truck_plan)
+    app.router.add_get("/api/replay", api.get_replay)
     app.router.add_get("/metrics", metrics.metrics)
     app.router.add_get("/openapi.json", openapi.get_openapi)
     app.router.add_get("/docs", openapi.docs_page)

@@ -17,6 +17,13 @@ AIRPORTS: Final[dict[str, tuple[float, float]]] = {
     "JED": (21.679, 39.157),
     "MED": (24.553, 39.705),
 }
+# Where the maps write the cities' names (the one table of them): Makkah and Madinah at their
+# mosques (routing.network builds each city's streets around it), Jeddah at its centre.
+CITIES: Final[dict[str, tuple[float, float]]] = {
+    "makkah": (21.4225, 39.8262),
+    "madinah": (24.467, 39.611),
+    "jeddah": (21.5433, 39.1728),
+}
 _M_PER_DEG_LAT = math.pi * EARTH_RADIUS_M / 180.0
 
 FloatArray = npt.NDArray[np.float64]

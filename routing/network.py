@@ -30,15 +30,15 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from routing.geo import AIRPORTS, LocalProjection, haversine_m, offset
+from routing.geo import AIRPORTS, CITIES, LocalProjection, haversine_m, offset
 
 DATA_FILE = Path(__file__).with_name("data") / "network.graphml"
 DEFAULT_SEED = 1446  # the Hijri year of the 2025 season
 NETWORK_VERSION = "1"
 
 # Places from domain.md (lat, lon).
-HARAM = (21.4225, 39.8262)
-PROPHETS_MOSQUE = (24.467, 39.611)
+HARAM = CITIES["makkah"]
+PROPHETS_MOSQUE = CITIES["madinah"]
 JED = AIRPORTS["JED"]
 MED = AIRPORTS["MED"]
 MINA = (21.413, 39.893)

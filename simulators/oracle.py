@@ -299,11 +299,17 @@ class Oracle:
 _STAGES: Final = tuple(sorted(STAGE_RANK, key=STAGE_RANK.__getitem__))
 
 
-def judge(events: Iterable[AnyEvent], thresholds: Thresholds | None = None) -> OracleResult:
-    """Final bag states and open alerts after the given valid events, in any order."""
+def judge(
+    events: Iterable[AnyEvent], thresholds: Thresholds | None = None, clock: float | None = None
+) -> OracleResult:
+    """Final bag states and open alerts after the given valid events, in any order; with
+    `clock` (epoch seconds, at or after every event's time) judged at that instant instead
+    of the latest event's: "as of T" is `judge(events with occurred_at <= T, clock=T)`."""
     oracle = Oracle(thresholds)
     for event in events:
         oracle.add(event)
+    if clock is not None:
+        oracle.clock = clock
     return oracle.result()
 
 

@@ -26,7 +26,7 @@ import asyncpg
 
 from routing.eta import Destination, EtaPlanner, PlannedStop
 from stream import metrics as stream_metrics
-from tariq.adapters.db import airports, states, trips
+from tariq.adapters.db import airports, history, states, trips
 from tariq.adapters.db import reconciler as db
 from tariq.adapters.db.outbox import enqueue_notices
 from tariq.adapters.live import LiveMirror
@@ -41,6 +41,9 @@ from tariq.domain.alerts import (
     fixes_from,
     judge_bags,
 )
+from tariq.domain.entities import FlightState, PilgrimState
+from tariq.domain.events import BagCoded, BagScanned, InvalidEvent, decode_event
+from tariq.domain.history import bag_history
 from tariq.domain.notices import Notice, notice_as_dict
 from tariq.domain.triage import severity
 from tariq.domain.vehicles import VehiclesRound, judge_vehicles
@@ -239,7 +242,30 @@ class Reconciler:
         flights = await states.load(conn, states.FLIGHTS, flight_ids)
         pilgrims = await states.load(conn, states.PILGRIMS, pilgrim_ids)
         desired = judge_bags(bags.values(), flights, pilgrims, clock, self.thresholds)
+        await self._save_histories(conn, sorted(bags), flights, pilgrims)
         return sorted(bags), desired
+
+    async def _save_histories(
+        self,
+        conn: asyncpg.Connection,
+        tags: Sequence[str],
+        flights: dict[str, FlightState],
+        pilgrims: dict[str, PilgrimState],
+    ) -> None:
+        """The judged bags' alert spans and stage steps in event time, from their journaled
+        events (tariq/domain/history.py), for the operators' replay."""
+        events: dict[str, list[BagCoded | BagScanned]] = {tag: [] for tag in tags}
+        for tag, payload in await history.bag_events(conn, tags):
+            try:
+                event = decode_event(payload)
+            except InvalidEvent:  # journaled as valid; a later rule must not stop rounds
+                continue
+            if isinstance(event, BagCoded | BagScanned):
+                events[tag].append(event)
+        histories = [
+            bag_history(tag, evs, flights, pilgrims, self.thresholds) for tag, evs in events.items()
+        ]
+        await history.save_bag_histories(conn, tags, histories)
 
     async def _judge_vehicles(
         self, conn: asyncpg.Connection, ids: Sequence[str], clock: datetime | None

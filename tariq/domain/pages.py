@@ -29,6 +29,16 @@ def stop_eta(plan: str | None, hotel_id: str | None) -> datetime | None:
     return None
 
 
+def hotel_eta(
+    plan: str | None, next_stop: str | None, next_stop_eta: datetime | None, hotel_id: str | None
+) -> datetime | None:
+    """A vehicle's ETA at `hotel_id`: its trip plan's, else its next stop's when that is it."""
+    eta = stop_eta(plan, hotel_id)
+    if eta is None and hotel_id is not None and next_stop == hotel_id:
+        return next_stop_eta
+    return eta
+
+
 def minutes_until(eta: datetime | None, clock: datetime | None) -> int | None:
     """Whole minutes from the service clock (event time) to `eta`, at least 0."""
     if eta is None or clock is None:
@@ -53,9 +63,9 @@ def pilgrim_view(pilgrim_id: str, raw: Mapping[str, Any], clock: datetime | None
     for b in raw.get("bags", ()):
         eta = None
         if b.get("vehicle_id"):
-            eta = stop_eta(b.get("plan"), b.get("hotel_id"))
-            if eta is None and b.get("next_stop") == b.get("hotel_id"):
-                eta = b.get("next_stop_eta")
+            eta = hotel_eta(
+                b.get("plan"), b.get("next_stop"), b.get("next_stop_eta"), b.get("hotel_id")
+            )
         bags.append(
             {
                 "tag": b["tag"],

@@ -2,7 +2,7 @@
 // and the other hotels' bags that ended up here ("not ours").
 // It only ever receives this hotel's data (the feed is scoped by the token); it never shows
 // pilgrim names (ids are enough here), and of another hotel's bag only its tag and hotel.
-import { $, apiPost, connectFeed, el, fmtNumber, fmtTime, initLang, label, loadTimeZone, scrub, signIn, t, takeToken, tn } from "./common.js";
+import { $, apiGet, apiPost, connectFeed, el, fmtNumber, fmtTime, initLang, label, loadTimeZone, scrub, signIn, t, takeToken, timeEl, tn } from "./common.js";
 import { STAGES } from "./i18n.js";
 
 const TOKEN_KEY = "tariq-hotel-token";
@@ -10,6 +10,8 @@ const BAG_ROWS = 500;
 const RANK = Object.fromEntries(STAGES.map((s, i) => [s, i]));
 // A truck is late when its current ETA is this much after the one first announced.
 const LATE_MS = 10 * 60 * 1000;
+// The forecast is asked for again after a change on the feed, at most this often.
+const FORECAST_EVERY_MS = 5000;
 
 const state = {
   hotelId: null,
@@ -19,6 +21,7 @@ const state = {
   notices: new Map(),
   alerts: new Map(),
   trucks: new Map(), // vehicle_id -> {status, next_stop, eta}
+  forecast: null, // GET /api/hotels/{id}/forecast: when the last expected bag should arrive
 };
 window.tariq = { state };
 
@@ -45,7 +48,49 @@ function handle(raw) {
   } else if (msg.kind === "vehicle_status") {
     applyTrucks(msg.vehicles || []);
   }
+  if (["snapshot", "bags", "notice", "vehicle_status"].includes(msg.kind)) askForecast();
   render();
+}
+
+// ------------------------------------------------------------------ forecast
+
+let forecastAsked = 0;
+let forecastTimer = null;
+
+/** Fetch the forecast now, or once FORECAST_EVERY_MS has passed since the last fetch (many
+ *  feed messages, one request). */
+function askForecast() {
+  if (forecastTimer !== null || !state.hotelId) return;
+  const wait = Math.max(0, forecastAsked + FORECAST_EVERY_MS - Date.now());
+  forecastTimer = setTimeout(async () => {
+    forecastTimer = null;
+    forecastAsked = Date.now();
+    const { status, body } = await apiGet(`/api/hotels/${encodeURIComponent(state.hotelId)}/forecast`, state.token);
+    if (status === 200 && body) {
+      state.forecast = body;
+      render();
+    }
+  }, wait);
+}
+
+/** The forecast's time (the server's), with the bags still to come as the page counts them
+ *  live (the same count as the cards: the forecast is fetched a few seconds behind). */
+function renderForecast(remaining) {
+  const f = state.forecast;
+  const box = $("#forecast");
+  box.hidden = !f;
+  if (!f) return;
+  box.dataset.remaining = String(remaining);
+  box.dataset.last = f.last_expected_at ?? "";
+  box.classList.toggle("partial", !f.complete);
+  const parts = [];
+  if (remaining === 0) parts.push(el("span", { class: "done-all", text: t("hotel.forecast.done") }));
+  else if (f.last_expected_at)
+    parts.push(el("b", {}, `${t("hotel.forecast.last")} `, timeEl(f.last_expected_at)), ` · ${tn("hotel.forecast.to_come", remaining)}`);
+  else parts.push(el("b", { text: t("hotel.forecast.none") }), ` · ${tn("hotel.forecast.to_come", remaining)}`);
+  if (remaining > 0 && f.without_forecast > 0) parts.push(el("span", { class: "without" }, ` · ${tn("hotel.forecast.without", f.without_forecast)}`));
+  if (remaining > 0 && f.basis) parts.push(el("small", { class: "muted basis", text: ` (${t(`hotel.forecast.basis.${f.basis}`)})` }));
+  $("#forecast-line").replaceChildren(...parts);
 }
 
 function applyBags(bags, fromSnapshot) {
@@ -121,6 +166,7 @@ function render() {
     card("hotel.not_ours", state.foreign.size, "not-ours"),
     card("hotel.alerts", state.alerts.size, "alerts"),
   );
+  renderForecast(bags.length - delivered);
   renderGroups(bags);
   renderTrucks();
   renderForeign();

@@ -21,7 +21,9 @@ import {
   textTip,
 } from "./common.js";
 import { ALERT_TYPES, STAGES } from "./i18n.js";
-import { STATUSES, STATUS_COLOURS, VehicleLayer, VehicleStore } from "./vehicles.js";
+import { PLACE_STYLE, PlaceLabels, legendKeys } from "./places.js";
+import { setupReplay } from "./replay.js";
+import { VehicleLayer, VehicleStore } from "./vehicles.js";
 
 const TOKEN_KEY = "tariq-operator-token";
 const AIRPORTS = ["JED", "MED"];
@@ -37,8 +39,14 @@ const state = {
   detail: null, // () => Node: re-render of the details panel (on a language change)
   alertRows: ALERT_ROWS, // alerts listed; "show more" adds ALERT_ROWS
   pendingAlert: null, // the alert the details being opened come from
+  pastAlerts: new Map(), // the alerts open at the replayed event time, by type:subject
 };
 const vehicles = new VehicleStore(32_768);
+// The vehicles as they were at the replayed event time (drawn instead of the live ones).
+const pastVehicles = new VehicleStore(1024);
+let replay = null; // the replay bar (replay.js), once set up
+const replaying = () => Boolean(replay?.active);
+const shown = () => (replaying() ? pastVehicles : vehicles);
 // Figures the browser tests read (the burst measurement in particular).
 const stats = { lastMessageMs: 0, lastApplyMs: 0, lastDrawMs: 0, messages: 0, snapshots: 0 };
 window.tariq = { stats, vehicles, state };
@@ -61,6 +69,8 @@ window.tariq.layer = vehicleLayer;
 window.tariq.handle = (raw) => handle(raw);
 window.tariq.map = map;
 let trailLine = null;
+const labels = new PlaceLabels(map);
+window.tariq.labels = labels;
 
 async function loadGeography() {
   const [world, network] = await Promise.all([
@@ -78,20 +88,20 @@ async function loadGeography() {
     style: { color: "#9aa38f", weight: 1, dashArray: "4 3", fill: false },
   }).addTo(map);
   const roadStyle = {
-    motorway: { color: "#e08a3c", weight: 3 },
+    motorway: { color: PLACE_STYLE.motorway.color, weight: 3 },
     trunk: { color: "#e0a43c", weight: 2.5 },
     primary: { color: "#d2b45a", weight: 2 },
     secondary: { color: "#c9c1a0", weight: 1.5 },
   };
   const fenceStyle = {
-    airport: { color: "#6c3fc4", weight: 1.5, fillOpacity: 0.08 },
+    airport: { color: PLACE_STYLE.airport.color, fillColor: PLACE_STYLE.airport.fillColor, weight: 1.5, fillOpacity: 0.08 },
     baggage_yard: { color: "#8e44ad", weight: 1.5, fillOpacity: 0.2 },
     checkpoint: { color: "#555", weight: 1, fillOpacity: 0.1, dashArray: "3 3" },
     district: { color: "#8aa", weight: 0.8, fillOpacity: 0.03 },
   };
   L.geoJSON(network, {
     renderer,
-    filter: (f) => f.properties.layer !== "place",
+    filter: (f) => f.properties.layer === "road" || f.properties.layer === "fence",
     style: (f) =>
       f.properties.layer === "road"
         ? { ...(roadStyle[f.properties.road_class] || { color: "#cfc9b8", weight: 1 }), opacity: 0.9 }
@@ -101,20 +111,25 @@ async function loadGeography() {
     },
   }).addTo(map);
   for (const f of network.features) {
-    if (f.properties.layer !== "place") continue;
     const [lon, lat] = f.geometry.coordinates;
-    L.circleMarker([lat, lon], { renderer, radius: 4, color: "#333", weight: 1, fillColor: "#ffd45c", fillOpacity: 1 })
-      .bindTooltip(textTip(String(f.properties.place).replaceAll("_", " ")))
+    const { layer, place, kind, id } = f.properties;
+    if (layer === "label") labels.add(kind, id, [lat, lon], () => t(`map.${kind}.${id}`));
+    if (layer !== "place") continue;
+    L.circleMarker([lat, lon], { renderer, radius: 4, weight: 1, ...PLACE_STYLE.landmark, fillOpacity: 1 })
+      .bindTooltip(() => textTip(t(`map.landmark.${place}`)))
       .addTo(map);
+    labels.add("landmark", place, [lat, lon], () => t(`map.landmark.${place}`));
   }
   const hotels = await apiGet("/geo/hotels.geojson", state.token);
   if (hotels.status === 200) {
     for (const f of hotels.body.features) {
       const [lon, lat] = f.geometry.coordinates;
       state.hotels.set(f.properties.hotel_id, [lat, lon]);
-      L.circleMarker([lat, lon], { renderer, radius: 3, color: "#0b6e4f", weight: 1, fillColor: "#2fbf71", fillOpacity: 0.9 })
-        .bindTooltip(textTip(`${f.properties.hotel_id} · ${f.properties.name ?? ""}`))
+      const name = `${f.properties.hotel_id} · ${f.properties.name ?? ""}`;
+      L.circleMarker([lat, lon], { renderer, radius: 4, weight: 1, ...PLACE_STYLE.hotel, fillOpacity: 1 })
+        .bindTooltip(textTip(name))
         .addTo(map);
+      labels.add("hotel", f.properties.hotel_id, [lat, lon], () => name);
     }
   }
   const roads = network.features.filter((f) => f.properties.layer === "road");
@@ -158,7 +173,7 @@ function handle(raw) {
   if (msg.kind === "snapshot" || msg.kind === "vehicles" || msg.kind === "vehicle_status") {
     showVehicleCounts();
     vehicleLayer.schedule();
-    refreshSelectedVehicle();
+    if (!replaying()) refreshSelectedVehicle();
   }
   stats.lastMessageMs = performance.now() - t0;
 }
@@ -166,6 +181,11 @@ function handle(raw) {
 function showSummary(summary) {
   if (!summary) return;
   state.summary = summary;
+  if (!replaying()) showCounters(summary);
+}
+
+/** The clock, event counts, stages and flow of the live summary or of a replayed instant. */
+function showCounters(summary) {
   $("#clock").replaceChildren(el("bdi", { dir: "ltr", text: fmtTime(summary.clock) }));
   const e = summary.events || {};
   $("#events").textContent = t("events.line", {
@@ -179,7 +199,7 @@ function showSummary(summary) {
       el("div", { class: "stage", "data-stage": stage }, el("b", { text: fmtNumber(stages[stage] ?? 0) }), label("stage", stage)),
     ),
   );
-  showFlow();
+  showFlow(summary.bags_by_airport);
 }
 
 function applyBags(bags) {
@@ -190,8 +210,7 @@ function applyBags(bags) {
 
 /** Bags per stage by arrival airport: the server's totals (`bags_by_airport` of the
  *  summary, counted in PostgreSQL), so the table is right as soon as the page opens. */
-function showFlow() {
-  const byAirport = state.summary?.bags_by_airport || {};
+function showFlow(byAirport = {}) {
   const airports = [...new Set([...AIRPORTS, ...Object.keys(byAirport)])];
   // One row per stage, one column per airport: narrow enough for the side panel and a phone.
   const head = el("tr", {}, el("th", { text: t("flow.stage") }), ...airports.map((a) => el("th", { text: a })));
@@ -223,8 +242,8 @@ function showRecentBags(bags) {
 
 function showVehicleCounts() {
   $("#vehicle-count").textContent = t("vehicles.count", {
-    buses: fmtNumber(vehicles.counts.bus),
-    trucks: fmtNumber(vehicles.counts.truck),
+    buses: fmtNumber(shown().counts.bus),
+    trucks: fmtNumber(shown().counts.truck),
   });
 }
 
@@ -249,7 +268,8 @@ function showAlerts() {
   const type = $("#filter-type").value;
   const airport = $("#filter-airport").value;
   const hotel = $("#filter-hotel").value.trim().toUpperCase();
-  const matching = [...state.alerts.values()]
+  const source = replaying() ? state.pastAlerts : state.alerts;
+  const matching = [...source.values()]
     .filter(
       (a) =>
         (!type || a.type === type) &&
@@ -264,6 +284,7 @@ function showAlerts() {
       {
         class: `alert alert-${a.type} severity-${a.severity ?? "medium"}${a.acknowledged_at ? " acknowledged" : ""}`,
         "data-alert-id": a.alert_id,
+        "data-alert-key": `${a.type}:${a.tag || a.vehicle_id || ""}`,
         "data-severity": a.severity ?? "",
         tabindex: 0,
         role: "button",
@@ -288,8 +309,8 @@ function showAlerts() {
       ),
     );
   $("#alerts").replaceChildren(...items);
-  const counts = state.summary?.alerts_open_by_type;
-  const total = counts && Object.keys(counts).length ? Object.values(counts).reduce((x, y) => x + y, 0) : state.alerts.size;
+  const counts = replaying() ? replay.view?.alerts_open_by_type : state.summary?.alerts_open_by_type;
+  const total = counts && Object.keys(counts).length ? Object.values(counts).reduce((x, y) => x + y, 0) : source.size;
   $("#alert-total").textContent = fmtNumber(total);
 }
 
@@ -339,8 +360,9 @@ function triageBox(alertId) {
 }
 
 function focusAlert(alert) {
-  state.pendingAlert = alert.alert_id;
-  if (alert.vehicle_id && vehicles.get(alert.vehicle_id)) showVehicle(alert.vehicle_id);
+  // A replayed alert is a past instant's: triage belongs to the live alerts.
+  state.pendingAlert = alert.replayed ? null : alert.alert_id;
+  if (alert.vehicle_id && shown().get(alert.vehicle_id)) showVehicle(alert.vehicle_id);
   else if (alert.tag) showBag(alert.tag);
   else if (alert.flight_id) showFlight(alert.flight_id);
   else if (alert.pilgrim_id) showPilgrim(alert.pilgrim_id);
@@ -495,9 +517,9 @@ async function showFlight(id) {
 }
 
 function vehicleView(id) {
-  const v = vehicles.get(id);
+  const v = shown().get(id);
   if (!v) return el("p", { text: t("search.none", { q: id }) });
-  const trail = vehicles.trail(id);
+  const trail = shown().trail(id);
   return el(
     "section",
     { class: "vehicle", "data-vehicle": id },
@@ -515,16 +537,16 @@ function vehicleView(id) {
 }
 
 function showVehicle(id) {
-  if (!vehicles.get(id)) return notFound(id, 404);
+  if (!shown().get(id)) return notFound(id, 404);
   showDetail(() => vehicleView(id), { vehicle: id });
   vehicleLayer.selected = id;
   drawTrail(id);
-  const v = vehicles.get(id);
+  const v = shown().get(id);
   map.setView([v.lat, v.lon], Math.max(map.getZoom(), 13));
 }
 
 function drawTrail(id) {
-  const points = vehicles.trail(id);
+  const points = shown().trail(id);
   if (!trailLine) trailLine = L.polyline(points, { renderer, color: "#111", weight: 2, opacity: 0.7 }).addTo(map);
   else trailLine.setLatLngs(points);
 }
@@ -583,8 +605,10 @@ function openResult(r) {
 }
 
 async function showHotel(id) {
-  const { status, body } = await apiGet(`/api/hotels/${encodeURIComponent(id)}/bags?limit=1`, state.token);
+  const path = `/api/hotels/${encodeURIComponent(id)}`;
+  const [{ status, body }, forecast] = await Promise.all([apiGet(`${path}/bags?limit=1`, state.token), apiGet(`${path}/forecast`, state.token)]);
   if (status !== 200) return notFound(id, status);
+  const last = forecast.status === 200 ? forecast.body : null;
   showDetail(() =>
     el(
       "section",
@@ -594,6 +618,8 @@ async function showHotel(id) {
         ["hotel.expected", fmtNumber(body.expected)],
         ["hotel.delivered", fmtNumber(body.delivered)],
         ["hotel.not_ours", fmtNumber((body.not_ours || []).length)],
+        ["hotel.forecast.last", last?.last_expected_at ? fmtTime(last.last_expected_at) : "—"],
+        ["hotel.forecast.remaining", last ? fmtNumber(last.remaining) : "—"],
       ]),
     ),
   );
@@ -619,11 +645,47 @@ async function showGroup(id) {
   );
 }
 
+// ------------------------------------------------------------------ replay
+
+/** Draw a view of `/api/replay`: the vehicles, counters and open alerts at its event time. */
+function showReplayed(view) {
+  pastVehicles.clear();
+  pastVehicles.apply(view.vehicles || []);
+  vehicleLayer.store = pastVehicles;
+  vehicleLayer.schedule();
+  state.pastAlerts = new Map(
+    (view.alerts || []).map((a) => {
+      const key = `${a.type}:${a.tag || a.vehicle_id}`;
+      return [key, { ...a, alert_id: key, status: "open", raised_at: a.began_at, replayed: true }];
+    }),
+  );
+  showCounters({ ...view, clock: view.at, events: state.summary?.events });
+  showAlerts();
+  showVehicleCounts();
+  if (state.detail?.vehicle) {
+    if (pastVehicles.get(state.detail.vehicle)) refreshSelectedVehicle();
+    else clearTrail();
+  }
+}
+
+/** Back to the live state, which the feed kept up to date meanwhile. */
+function showLive() {
+  vehicleLayer.store = vehicles;
+  vehicleLayer.schedule();
+  state.pastAlerts = new Map();
+  if (state.summary) showCounters(state.summary);
+  showAlerts();
+  showVehicleCounts();
+  if (state.detail?.vehicle) refreshSelectedVehicle();
+}
+
 // ------------------------------------------------------------------ start
 
 function renderAll() {
-  if (state.summary) showSummary(state.summary);
-  showFlow();
+  legend();
+  if (replaying()) replay.relabel();
+  else if (state.summary) showSummary(state.summary);
+  else showFlow();
   showAlerts();
   showVehicleCounts();
   fillTypeFilter();
@@ -644,9 +706,8 @@ function fillTypeFilter() {
 }
 
 function legend() {
-  $("#legend").replaceChildren(
-    ...STATUSES.map((s) => el("span", { class: "key" }, el("i", { style: `background:${STATUS_COLOURS[s]}` }), el("span", { "data-i18n": `status.${s}`, text: t(`status.${s}`) }))),
-  );
+  $("#legend").replaceChildren(...legendKeys());
+  labels.relabel();
 }
 
 async function checkOperator(token) {
@@ -659,8 +720,12 @@ async function checkOperator(token) {
 async function start() {
   initLang(renderAll);
   loadTimeZone(renderAll);
-  legend();
   renderAll();
+  // The legend folds away on a phone (it would cover much of the map); open on wider screens.
+  const narrow = matchMedia("(max-width: 600px)");
+  const fitLegend = () => ($("#legend-box").open = !narrow.matches);
+  narrow.addEventListener("change", fitLegend);
+  fitLegend();
   for (const id of ["filter-type", "filter-airport", "filter-hotel"]) $(`#${id}`).addEventListener("input", showAlerts);
   $("#search-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -680,6 +745,8 @@ async function start() {
   if (problem !== null) token = await signIn(TOKEN_KEY, checkOperator, problem || null);
   state.token = token;
   document.body.dataset.lang = currentLang();
+  replay = setupReplay({ token: () => state.token, show: showReplayed, leave: showLive });
+  window.tariq.replay = replay;
   connectFeed("/ws/live", token, {
     onMessage: handle,
     onStatus: (s) => {

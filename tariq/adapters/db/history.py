@@ -1,0 +1,161 @@
+"""History in event time (migration 010): the bags' alert spans and stage steps that the
+reconciler writes, and the reads of the operators' replay ("as of T").
+
+Each read is served by an index and bounded by what existed at T, never by the journal:
+- `bag_events`: journal_by_tag (tag, occurred_at), the judged bags' own events;
+- `alerts_at`: alert_spans_during (GiST on the span's range), the spans containing T;
+- `stages_at`: bag_steps_during (GiST), one step per bag that existed at T;
+- `fixes_at`: vehicle_fixes' primary key (vehicle_id, at, event_id), per vehicle the fixes
+  of the stall window before T and the few before it;
+- `hotel_places_at`: hotels (a few hundred rows);
+- `first_event_time`: journal_by_type (type, occurred_at), one probe per event type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from routing.geo import AIRPORTS
+from tariq.domain.alerts import Fix
+from tariq.domain.events import EVENT_TYPES, STAGES
+from tariq.domain.history import BagHistory
+
+
+async def bag_events(conn: asyncpg.Connection, tags: Sequence[str]) -> list[tuple[str, str]]:
+    """(tag, payload) of every journaled `bag.coded` and `bag.scanned` of these bags."""
+    if not tags:
+        return []
+    rows = await conn.fetch(
+        "SELECT j.tag, j.payload FROM unnest($1::text[]) k(tag)"
+        " JOIN journal j ON j.tag = k.tag WHERE j.type IN ('bag.coded', 'bag.scanned')",
+        list(tags),
+    )
+    return [(r["tag"], r["payload"]) for r in rows]
+
+
+async def save_bag_histories(
+    conn: asyncpg.Connection, tags: Sequence[str], histories: Sequence[BagHistory]
+) -> None:
+    """Replace these bags' spans and steps with their histories."""
+    if not tags:
+        return
+    await conn.execute("DELETE FROM alert_spans WHERE tag = ANY($1::text[])", list(tags))
+    await conn.execute("DELETE FROM bag_steps WHERE tag = ANY($1::text[])", list(tags))
+    spans = [(h.tag, s) for h in histories for s in h.spans]
+    if spans:
+        await conn.execute(
+            "INSERT INTO alert_spans"
+            " (tag, type, began_at, ended_at, pilgrim_id, flight_id, hotel_id)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[],"
+            " $4::timestamptz[], $5::text[], $6::text[], $7::text[])",
+            [tag for tag, _ in spans],
+            [s.alert.type for _, s in spans],
+            [s.began_at for _, s in spans],
+            [s.ended_at for _, s in spans],
+            [s.alert.pilgrim_id for _, s in spans],
+            [s.alert.flight_id for _, s in spans],
+            [s.alert.hotel_id for _, s in spans],
+        )
+    steps = [(h.tag, s) for h in histories for s in h.steps]
+    if steps:
+        await conn.execute(
+            "INSERT INTO bag_steps (tag, since, until, stage)"
+            " SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[])",
+            [tag for tag, _ in steps],
+            [s.since for _, s in steps],
+            [s.until for _, s in steps],
+            [s.stage for _, s in steps],
+        )
+
+
+async def alerts_at(conn: asyncpg.Connection, at: datetime) -> list[dict[str, Any]]:
+    """The bag alerts whose condition held at `at`, each with its airport."""
+    rows = await conn.fetch(
+        "SELECT s.type, s.tag, s.began_at, s.ended_at, s.pilgrim_id, s.flight_id,"
+        " s.hotel_id, f.destination AS airport"  # a bag alert's airport (airports.py)
+        " FROM alert_spans s LEFT JOIN flights f ON f.flight_id = s.flight_id"
+        " WHERE tstzrange(s.began_at, s.ended_at, '[)') @> $1::timestamptz"
+        " ORDER BY s.began_at DESC, s.type, s.tag",
+        at,
+    )
+    return [dict(r) for r in rows]
+
+
+async def stages_at(
+    conn: asyncpg.Connection, at: datetime
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """(bags by stage, bags by arrival airport and stage) as they were at `at`: every bag
+    that existed, and per airport those whose flight names its destination (as
+    /api/summary counts them)."""
+    rows = await conn.fetch(
+        "SELECT s.stage, f.destination AS airport, count(*) AS n"
+        " FROM bag_steps s JOIN bags b ON b.tag = s.tag"
+        " LEFT JOIN flights f ON f.flight_id = b.flight_id"
+        " WHERE tstzrange(s.since, s.until, '[)') @> $1::timestamptz GROUP BY 1, 2",
+        at,
+    )
+    by_stage = dict.fromkeys(STAGES, 0)
+    by_airport = {code: dict.fromkeys(STAGES, 0) for code in AIRPORTS}
+    for r in rows:
+        by_stage[r["stage"]] += int(r["n"])
+        if r["airport"] is not None:
+            by_airport.setdefault(r["airport"], dict.fromkeys(STAGES, 0))[r["stage"]] += int(r["n"])
+    return by_stage, by_airport
+
+
+async def fixes_at(
+    conn: asyncpg.Connection, at: datetime, window_from: datetime, before: int
+) -> tuple[dict[str, str | None], dict[str, list[Fix]]]:
+    """(kind by vehicle, fixes by vehicle): each vehicle's fixes in [window_from, at] and
+    the `before` latest before `window_from` (tariq/domain/alerts.py `fixes_from`), for
+    the vehicles seen by `at`."""
+    rows = await conn.fetch(
+        "SELECT v.vehicle_id, v.kind, w.at, w.event_id, w.lat, w.lon FROM vehicles v"
+        " CROSS JOIN LATERAL (SELECT f.at, f.event_id, f.lat, f.lon FROM vehicle_fixes f"
+        "  WHERE f.vehicle_id = v.vehicle_id AND f.at >= $2 AND f.at <= $1) w"
+        " UNION ALL"
+        " SELECT v.vehicle_id, v.kind, b.at, b.event_id, b.lat, b.lon FROM vehicles v"
+        " CROSS JOIN LATERAL (SELECT f.at, f.event_id, f.lat, f.lon FROM vehicle_fixes f"
+        "  WHERE f.vehicle_id = v.vehicle_id AND f.at < $2"
+        "  ORDER BY f.at DESC, f.event_id DESC LIMIT $3) b",
+        at,
+        window_from,
+        before,
+    )
+    kinds: dict[str, str | None] = {}
+    fixes: dict[str, list[Fix]] = {}
+    for r in rows:
+        kinds[r["vehicle_id"]] = r["kind"]
+        fixes.setdefault(r["vehicle_id"], []).append(
+            Fix(r["at"], r["event_id"], r["lat"], r["lon"])
+        )
+    return kinds, fixes
+
+
+async def hotel_places_at(conn: asyncpg.Connection, at: datetime) -> list[tuple[float, float]]:
+    """Where the hotels registered by `at` are (their latest registration's place)."""
+    rows = await conn.fetch(
+        "SELECT lat, lon FROM hotels WHERE at <= $1 AND lat IS NOT NULL AND lon IS NOT NULL",
+        at,
+    )
+    return [(r["lat"], r["lon"]) for r in rows]
+
+
+async def first_event_time(conn: asyncpg.Connection) -> datetime | None:
+    """The earliest event time journaled: one probe of journal_by_type per event type."""
+    first: datetime | None = await conn.fetchval(
+        "SELECT min((SELECT min(j.occurred_at) FROM journal j WHERE j.type = k.type))"
+        " FROM unnest($1::text[]) k(type)",
+        list(EVENT_TYPES),
+    )
+    return first
+
+
+async def service_clock(conn: asyncpg.Connection) -> datetime | None:
+    """The latest event time processed (the summary's clock)."""
+    clock: datetime | None = await conn.fetchval("SELECT max(clock) FROM counters")
+    return clock
