@@ -281,6 +281,8 @@ class BatchProcessor:
                     change.processed += 1
                 if change.clock is None or a.event.occurred_at > change.clock:
                     change.clock = a.event.occurred_at
+                if change.first is None or a.event.occurred_at < change.first:
+                    change.first = a.event.occurred_at
             for a in true_duplicates:
                 if a.record.parent_event_id is None:
                     changes[a.record.scope].duplicates += 1

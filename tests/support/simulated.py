@@ -47,7 +47,8 @@ def _time(text: str | None) -> datetime | None:
 
 async def caught_up(api: Api, inputs: int, *, timeout: float) -> None:
     """Every input counted, the events derived from IATA messages processed too (the
-    input topic drained), and alert judgement done up to the service's clock."""
+    input topic drained), alert judgement done up to the service's clock, and the replay's
+    history of every judged bag computed."""
 
     async def done() -> bool:
         summary = await api.summary()
@@ -57,6 +58,7 @@ async def caught_up(api: Api, inputs: int, *, timeout: float) -> None:
         return bool(
             counted >= inputs
             and reconciler["pending"] == 0
+            and reconciler.get("history_pending", 0) == 0
             and _time(reconciler["clock"]) == _time(summary["clock"])
         )
 

@@ -8,7 +8,7 @@ Each read is served by an index and bounded by what existed at T, never by the j
 - `fixes_at`: vehicle_fixes' primary key (vehicle_id, at, event_id), per vehicle the fixes
   of the stall window before T and the few before it;
 - `hotel_places_at`: hotels (a few hundred rows);
-- `first_event_time`: journal_by_type (type, occurred_at), one probe per event type.
+- `first_event_time`: the counters (a row per input partition).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import asyncpg
 
 from routing.geo import AIRPORTS
 from tariq.domain.alerts import Fix
-from tariq.domain.events import EVENT_TYPES, STAGES
+from tariq.domain.events import STAGES
 from tariq.domain.history import BagHistory
 
 
@@ -146,13 +146,28 @@ async def hotel_places_at(conn: asyncpg.Connection, at: datetime) -> list[tuple[
 
 
 async def first_event_time(conn: asyncpg.Connection) -> datetime | None:
-    """The earliest event time journaled: one probe of journal_by_type per event type."""
-    first: datetime | None = await conn.fetchval(
-        "SELECT min((SELECT min(j.occurred_at) FROM journal j WHERE j.type = k.type))"
-        " FROM unnest($1::text[]) k(type)",
-        list(EVENT_TYPES),
-    )
+    """The earliest event time journaled (each batch keeps its partition's earliest)."""
+    first: datetime | None = await conn.fetchval("SELECT min(first_clock) FROM counters")
     return first
+
+
+async def mark_stale(conn: asyncpg.Connection, tags: Sequence[str]) -> None:
+    """These bags' histories must be computed again (migration 011)."""
+    if tags:
+        await conn.execute(
+            "INSERT INTO history_stale (tag) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+            list(tags),
+        )
+
+
+async def take_stale(conn: asyncpg.Connection, limit: int) -> list[str]:
+    """Up to `limit` bags whose history is stale, no longer marked (held until commit)."""
+    rows = await conn.fetch(
+        "DELETE FROM history_stale WHERE tag IN"
+        " (SELECT tag FROM history_stale LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING tag",
+        limit,
+    )
+    return sorted(r["tag"] for r in rows)
 
 
 async def service_clock(conn: asyncpg.Connection) -> datetime | None:

@@ -464,9 +464,16 @@ async def pilgrims_by_passport(conn: asyncpg.Connection, passport_hash: str) -> 
 async def reconciler(conn: asyncpg.Connection) -> dict[str, Any]:
     """How far alert judgement has got: entities waiting, and its event-time clock."""
     row = await conn.fetchrow(
-        "SELECT (SELECT count(*) FROM dirty) AS pending, clock, round FROM reconciler_state"
+        "SELECT (SELECT count(*) FROM dirty) AS pending,"
+        " (SELECT count(*) FROM history_stale) AS history_pending, clock, round"
+        " FROM reconciler_state"
     )
-    return {"pending": row["pending"], "clock": row["clock"], "rounds": row["round"]}
+    return {
+        "pending": row["pending"],
+        "history_pending": row["history_pending"],
+        "clock": row["clock"],
+        "rounds": row["round"],
+    }
 
 
 async def bags(

@@ -160,6 +160,7 @@ class ScopeChange:
     duplicates: int = 0
     rejected: int = 0
     clock: datetime | None = None
+    first: datetime | None = None  # the batch's earliest event time in this scope
     # Where the batch left its input partition (None when the consumer does not say).
     progress: PartitionProgress | None = None
 
@@ -178,13 +179,13 @@ async def update_scopes(
         "UPDATE counters c SET version = c.version + 1,"
         " processed = c.processed + u.processed, duplicates = c.duplicates + u.duplicates,"
         " rejected = c.rejected + u.rejected,"
-        " clock = GREATEST(c.clock, u.clock),"
+        " clock = GREATEST(c.clock, u.clock), first_clock = LEAST(c.first_clock, u.first),"
         " input_offset = GREATEST(c.input_offset, u.input_offset),"
         " input_end = GREATEST(c.input_end, u.input_end),"
         " lag_at = CASE WHEN u.input_end IS NULL THEN c.lag_at ELSE now() END"
         " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
-        " $5::timestamptz[], $6::bigint[], $7::bigint[])"
-        " AS u(scope, processed, duplicates, rejected, clock, input_offset, input_end)"
+        " $5::timestamptz[], $6::bigint[], $7::bigint[], $8::timestamptz[])"
+        " AS u(scope, processed, duplicates, rejected, clock, input_offset, input_end, first)"
         " WHERE c.scope = u.scope"
         " RETURNING c.scope, c.version, c.processed, c.duplicates, c.rejected, c.clock",
         scopes,
@@ -194,6 +195,7 @@ async def update_scopes(
         [changes[s].clock for s in scopes],
         [p.next_offset if p else None for p in progress],
         [p.end if p else None for p in progress],
+        [changes[s].first for s in scopes],
     )
     flat = [(s, stage, n) for s, d in stage_delta.items() for stage, n in d.items() if n]
     if flat:
