@@ -62,6 +62,7 @@ class TrackOptions:
     edge_sigma: float = 0.25  # lognormal spread per edge
     wait_before_s: float = 300.0  # parked at the first node before leaving
     driveway_kmh: float = 10.0
+    max_speed_kmh: float = 130.0  # buses and trucks are limited, however fast the draw
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ def simulate_track(
             * trip_factor
             * math.exp(rng.gauss(0.0, opts.edge_sigma))
         )
+        seconds = max(seconds, edge["length_m"] / (opts.max_speed_kmh / 3.6))
         a, b = node_pos(u), node_pos(v)
         if stall is not None and stalled_at is None and driven + seconds >= stall.after_s:
             frac = max(0.0, min(1.0, (stall.after_s - driven) / seconds))

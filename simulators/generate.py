@@ -322,6 +322,7 @@ def flight_events(
         )
         track(truck, "truck", drive.fixes)
         record(truck, "truck", stops, drive)
+        at_stop = {h: (a, d) for h, a, d in zip(stops, drive.arrivals, dwell, strict=True)}
         for i, hotel_id in enumerate(stops):
             t = drive.arrivals[i]
             for (tag, _, fault, pid, _), offset in zip(by_hotel[hotel_id], offsets[i], strict=True):
@@ -332,6 +333,9 @@ def flight_events(
                     if not others:
                         others = [h for h in city_hotels[city] if h != hotel_id]
                     where = rng.choice(others) if others else hotel_id
+                    if where in at_stop:  # dropped at another stop, while the truck is there
+                        arrived, waited = at_stop[where]
+                        delivered = arrived + min(offset, waited - 60)
                 add((delivered, _scan(tag, "delivered", where)))
                 if where != hotel_id:
                     if rng.random() >= REDELIVERED_SHARE:
