@@ -155,28 +155,38 @@ def simulate_track(
 
     fixes: list[TrackFix] = []
     truth: list[tuple[datetime, float, float, float]] = []
+    # Locals: a simulator samples hundreds of thousands of fixes through this loop.
+    draw, gauss, uniform = rng.random, rng.gauss, rng.uniform
+    gap_chance, drop_share, noise_m, gap_s = (
+        opts.gap_chance,
+        opts.drop_share,
+        opts.noise_m,
+        opts.gap_s,
+    )
+    last_piece = len(pieces) - 1
     k = 0
     outage_until = -1.0
     s = 0.0
     t0, t1, la0, lo0, la1, lo1 = pieces[0]
-    speed, heading, current = 0.0, 0.0, -1
+    speed, heading, span, current = 0.0, 0.0, 0.0, -1
     while s <= t:
-        while k < len(pieces) - 1 and pieces[k][1] < s:
+        while k < last_piece and pieces[k][1] < s:
             k += 1
-        if k != current:  # speed and heading are the piece's (a simulator drives thousands)
+        if k != current:  # speed and heading are the piece's
             current = k
             t0, t1, la0, lo0, la1, lo1 = pieces[k]
-            speed = 0.0 if t1 <= t0 else haversine_m(la0, lo0, la1, lo1) / (t1 - t0) * 3.6
+            span = t1 - t0
+            speed = 0.0 if span <= 0 else haversine_m(la0, lo0, la1, lo1) / span * 3.6
             heading = round(bearing_deg(la0, lo0, la1, lo1), 1) % 360.0 if speed > 0 else 0.0
-        frac = 0.0 if t1 <= t0 else min(1.0, max(0.0, (s - t0) / (t1 - t0)))
+        frac = 0.0 if span <= 0 else min(1.0, max(0.0, (s - t0) / span))
         lat, lon = la0 + (la1 - la0) * frac, lo0 + (lo1 - lo0) * frac
         when = start + timedelta(seconds=s)
         truth.append((when, lat, lon, speed))
-        if rng.random() < opts.gap_chance:
-            outage_until = s + rng.uniform(*opts.gap_s)
-        if s >= outage_until and rng.random() >= opts.drop_share:
-            nlat, nlon = offset(lat, lon, rng.gauss(0, opts.noise_m), rng.gauss(0, opts.noise_m))
-            noisy_speed = max(0.0, speed + rng.gauss(0, 2.0)) if speed > 0 else 0.0
+        if draw() < gap_chance:
+            outage_until = s + uniform(*gap_s)
+        if s >= outage_until and draw() >= drop_share:
+            nlat, nlon = offset(lat, lon, gauss(0, noise_m), gauss(0, noise_m))
+            noisy_speed = max(0.0, speed + gauss(0, 2.0)) if speed > 0 else 0.0
             fixes.append(TrackFix(when, nlat, nlon, round(noisy_speed, 1), heading))
         s += opts.fix_interval_s
     return Track(
