@@ -89,6 +89,12 @@ class CongestionModel:
         return 1.0 + self.load(when) * (normal + season * self.season_intensity(when))
 
 
+def free_flow_model() -> CongestionModel:
+    """A model without congestion (factor 1 on every road at every hour): the baseline."""
+    zero = dict.fromkeys(NORMAL_AMPLITUDE, 0.0)
+    return CongestionModel(None, normal_amplitude=zero, season_amplitude=dict(zero))
+
+
 def _local(when: datetime) -> datetime:
     if when.tzinfo is None:
         raise ValueError("congestion needs an aware datetime (event time has an offset)")

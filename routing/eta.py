@@ -8,7 +8,6 @@ the shipped road network, loaded once.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from datetime import datetime, timedelta
 import networkx as nx
 
 from routing.congestion import CongestionModel, timed_route
-from routing.network import NodeIndex, shipped_network
+from routing.network import NodeIndex, PathCache, shipped_network
 from routing.trucks import TruckLoad, order_stops, plan_trucks, travel_time_cost
 
 # 1 Dhul-Qa'dah 1446 (the 2025 season's first arrival day); congestion follows the season.
@@ -42,6 +41,7 @@ class EtaPlanner:
     ) -> None:
         self.graph = graph if graph is not None else shipped_network()
         self.index = NodeIndex(self.graph)
+        self.paths = PathCache(self.graph)
         self.congestion = congestion or CongestionModel(season_start=SEASON_START)
 
     def plan(
@@ -52,16 +52,17 @@ class EtaPlanner:
             return []
         start = self.index.nearest(lat, lon)
         node_of = {d.hotel_id: self.index.nearest(d.lat, d.lon) for d in destinations}
-        cost = travel_time_cost(self.graph, [start, *node_of.values()])
         by_node: dict[str, list[str]] = {}
         for hotel_id, node in node_of.items():
             by_node.setdefault(node, []).append(hotel_id)
-        order = order_stops(start, sorted(by_node), cost)
+        order = sorted(by_node)
+        if len(order) > 1:  # the cost table is a Dijkstra per node: only to choose an order
+            order = order_stops(start, order, travel_time_cost(self.graph, [start, *order]))
         stops: list[PlannedStop] = []
         here, elapsed = start, 0.0
         for node in order:
             try:
-                path = self._path(here, node)
+                path = self.paths.path(here, node)
             except nx.NetworkXNoPath:
                 continue
             times = timed_route(self.graph, path, at + timedelta(seconds=elapsed), self.congestion)
@@ -83,9 +84,3 @@ class EtaPlanner:
         hotel_nodes = {h: self.index.nearest(*hotels[h]) for h in lanes if h in hotels}
         known = {h: tags for h, tags in lanes.items() if h in hotel_nodes}
         return plan_trucks(self.graph, yard_node, known, hotel_nodes, capacity)
-
-    @functools.lru_cache(maxsize=65_536)  # noqa: B019 - one planner lives for the process
-    def _path(self, source: str, target: str) -> list[str]:
-        if source == target:
-            return [source]
-        return list(nx.dijkstra_path(self.graph, source, target, weight="travel_time_s"))

@@ -14,16 +14,15 @@ import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from routing.congestion import LOCAL_TZ, CongestionModel
+from routing.congestion import CongestionModel, free_flow_model
+from routing.eta import SEASON_START
 from routing.geofence import FenceIndex, default_fences
 from routing.hotels import HotelSite, place_hotels
 from routing.network import shipped_network
 from routing.tracks import StopSpec, simulate_track
 from routing.trips import Fix, TripParams, TripTracker, plan_route
-
-SEASON_START = datetime(2025, 4, 29, tzinfo=LOCAL_TZ)  # 1 Dhul-Qa'dah 1446
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +31,6 @@ class TripError:
     at_start_s: float
     halfway_s: float
     duration_s: float
-
-
-def _free_flow() -> CongestionModel:
-    zero = dict.fromkeys(
-        ("motorway", "trunk", "primary", "secondary", "residential", "service"), 0.0
-    )
-    return CongestionModel(None, normal_amplitude=zero, season_amplitude=zero)
 
 
 def run(trips: int = 60, seed: int = 7) -> dict[str, list[TripError]]:
@@ -52,7 +44,7 @@ def run(trips: int = 60, seed: int = 7) -> dict[str, list[TripError]]:
     estimators = {
         "congestion+pace": (model, params),
         "congestion only": (model, replace(params, pace_bounds=(1.0, 1.0))),
-        "free flow": (_free_flow(), replace(params, pace_bounds=(1.0, 1.0))),
+        "free flow": (free_flow_model(), replace(params, pace_bounds=(1.0, 1.0))),
     }
     rng = random.Random(seed)
     kinds: Sequence[tuple[str, str, list[HotelSite], int]] = (

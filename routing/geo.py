@@ -38,6 +38,14 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
+def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Heading from the first point to the second, degrees clockwise from north in [0, 360)
+    (flat-earth, like `offset`: for the direction of travel along a road)."""
+    dy = lat2 - lat1
+    dx = (lon2 - lon1) * math.cos(math.radians(lat1))
+    return math.degrees(math.atan2(dx, dy)) % 360.0
+
+
 def offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
     """The point `east_m`/`north_m` metres away (flat-earth; fine below a few tens of km)."""
     dlat = north_m / _M_PER_DEG_LAT

@@ -546,6 +546,50 @@ def route_of(graph: nx.DiGraph, nodes: Sequence[str]) -> Route:
     return Route(tuple(nodes), length, travel)
 
 
+class PathCache:
+    """Quickest (free-flow) node paths by origin/destination pair, each searched once: a
+    planner or a simulator asks for the same few pairs over and over. Bounded: the oldest
+    half is forgotten when full."""
+
+    def __init__(self, graph: nx.DiGraph, maxsize: int = 65_536) -> None:
+        self.graph = graph
+        self.maxsize = maxsize
+        self.searches = 0  # Dijkstra runs so far (cache misses)
+        self._paths: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._seconds: dict[tuple[str, str], float] = {}
+
+    def path(self, source: str, target: str) -> tuple[str, ...]:
+        """Node ids from `source` to `target` (both included); raises nx.NetworkXNoPath."""
+        key = (source, target)
+        found = self._paths.get(key)
+        if found is None:
+            if source == target:
+                found = (source,)
+            else:
+                self.searches += 1
+                # Bidirectional: half the work of a one-sided search on long routes.
+                _, nodes = nx.bidirectional_dijkstra(
+                    self.graph, source, target, weight="travel_time_s"
+                )
+                found = tuple(nodes)
+            if len(self._paths) >= self.maxsize:
+                for old in list(self._paths)[: self.maxsize // 2]:
+                    del self._paths[old]
+                self._seconds.clear()
+            self._paths[key] = found
+        return found
+
+    def seconds(self, source: str, target: str) -> float:
+        """Free-flow travel time of the quickest path (a cost for ordering stops)."""
+        key = (source, target)
+        found = self._seconds.get(key)
+        if found is None:
+            found = self._seconds[key] = route_of(
+                self.graph, self.path(source, target)
+            ).travel_time_s
+        return found
+
+
 class NodeIndex:
     """Nearest-node queries over the graph's nodes (shapely STRtree, metric projection)."""
 

@@ -3,8 +3,10 @@
 A vehicle waits at the route's first node (the airport kerb or baggage yard), drives each edge
 at its free-flow time × the congestion factor when it enters the edge × a per-trip factor × a
 per-edge random factor, pulls up at each stop's door (a short driveway from the road node),
-dwells, and goes on. Fixes are sampled every `fix_interval_s` with GPS noise; some are dropped
-(gaps); an optional stall holds the vehicle still in the middle of a road.
+dwells, and goes on (stops that share a road node are visited one after the other; after the
+route's last stop the vehicle stays at that door). Fixes are sampled every `fix_interval_s`
+with GPS noise; some are dropped (gaps); an optional stall holds the vehicle still in the
+middle of a road.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import networkx as nx
 
 from routing.congestion import CongestionModel
-from routing.geo import haversine_m, offset
+from routing.geo import bearing_deg, haversine_m, offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class TrackFix:
     lat: float
     lon: float
     speed_kmh: float
+    heading: float = 0.0  # degrees from north of the way it moves (0 when still)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class TrackOptions:
     edge_sigma: float = 0.25  # lognormal spread per edge
     wait_before_s: float = 300.0  # parked at the first node before leaving
     driveway_kmh: float = 10.0
+    max_speed_kmh: float = 130.0  # buses and trucks are limited, however fast the draw
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,10 @@ def simulate_track(
     rng = random.Random(seed)
     model = model or CongestionModel()
     trip_factor = math.exp(rng.gauss(0.0, opts.trip_factor_sigma))
-    by_index: Mapping[int, StopSpec] = {s.at_index: s for s in stops}
+    by_index: dict[int, list[StopSpec]] = {}
+    for spec in stops:
+        by_index.setdefault(spec.at_index, []).append(spec)
+    last_index = len(route) - 1
 
     # Movement as (t0, t1, lat0, lon0, lat1, lon1) pieces, in seconds from `start`.
     pieces: list[tuple[float, float, float, float, float, float]] = []
@@ -111,16 +118,16 @@ def simulate_track(
     arrivals: list[float] = []
 
     def visit(index: int) -> None:
-        spec = by_index.get(index)
-        if spec is None:
-            return
+        specs: Sequence[StopSpec] = by_index.get(index, ())
         here = node_pos(route[index])
-        door = (spec.lat, spec.lon)
-        seconds = haversine_m(*here, *door) / (opts.driveway_kmh / 3.6)
-        move(here, door, seconds)
-        arrivals.append(t)
-        move(door, door, spec.dwell_s)
-        move(door, here, seconds)
+        for n, spec in enumerate(specs):
+            door = (spec.lat, spec.lon)
+            seconds = haversine_m(*here, *door) / (opts.driveway_kmh / 3.6)
+            move(here, door, seconds)
+            arrivals.append(t)
+            move(door, door, spec.dwell_s)
+            if index < last_index or n < len(specs) - 1:  # the trip ends at the last door
+                move(door, here, seconds)
 
     visit(0)
     for i, (u, v) in enumerate(itertools.pairwise(route)):
@@ -132,6 +139,7 @@ def simulate_track(
             * trip_factor
             * math.exp(rng.gauss(0.0, opts.edge_sigma))
         )
+        seconds = max(seconds, edge["length_m"] / (opts.max_speed_kmh / 3.6))
         a, b = node_pos(u), node_pos(v)
         if stall is not None and stalled_at is None and driven + seconds >= stall.after_s:
             frac = max(0.0, min(1.0, (stall.after_s - driven) / seconds))
@@ -147,24 +155,39 @@ def simulate_track(
 
     fixes: list[TrackFix] = []
     truth: list[tuple[datetime, float, float, float]] = []
+    # Locals: a simulator samples hundreds of thousands of fixes through this loop.
+    draw, gauss, uniform = rng.random, rng.gauss, rng.uniform
+    gap_chance, drop_share, noise_m, gap_s = (
+        opts.gap_chance,
+        opts.drop_share,
+        opts.noise_m,
+        opts.gap_s,
+    )
+    last_piece = len(pieces) - 1
     k = 0
     outage_until = -1.0
     s = 0.0
+    t0, t1, la0, lo0, la1, lo1 = pieces[0]
+    speed, heading, span, current = 0.0, 0.0, 0.0, -1
     while s <= t:
-        while k < len(pieces) - 1 and pieces[k][1] < s:
+        while k < last_piece and pieces[k][1] < s:
             k += 1
-        t0, t1, la0, lo0, la1, lo1 = pieces[k]
-        frac = 0.0 if t1 <= t0 else min(1.0, max(0.0, (s - t0) / (t1 - t0)))
+        if k != current:  # speed and heading are the piece's
+            current = k
+            t0, t1, la0, lo0, la1, lo1 = pieces[k]
+            span = t1 - t0
+            speed = 0.0 if span <= 0 else haversine_m(la0, lo0, la1, lo1) / span * 3.6
+            heading = round(bearing_deg(la0, lo0, la1, lo1), 1) % 360.0 if speed > 0 else 0.0
+        frac = 0.0 if span <= 0 else min(1.0, max(0.0, (s - t0) / span))
         lat, lon = la0 + (la1 - la0) * frac, lo0 + (lo1 - lo0) * frac
-        speed = 0.0 if t1 <= t0 else haversine_m(la0, lo0, la1, lo1) / (t1 - t0) * 3.6
         when = start + timedelta(seconds=s)
         truth.append((when, lat, lon, speed))
-        if rng.random() < opts.gap_chance:
-            outage_until = s + rng.uniform(*opts.gap_s)
-        if s >= outage_until and rng.random() >= opts.drop_share:
-            nlat, nlon = offset(lat, lon, rng.gauss(0, opts.noise_m), rng.gauss(0, opts.noise_m))
-            noisy_speed = max(0.0, speed + rng.gauss(0, 2.0)) if speed > 0 else 0.0
-            fixes.append(TrackFix(when, nlat, nlon, round(noisy_speed, 1)))
+        if draw() < gap_chance:
+            outage_until = s + uniform(*gap_s)
+        if s >= outage_until and draw() >= drop_share:
+            nlat, nlon = offset(lat, lon, gauss(0, noise_m), gauss(0, noise_m))
+            noisy_speed = max(0.0, speed + gauss(0, 2.0)) if speed > 0 else 0.0
+            fixes.append(TrackFix(when, nlat, nlon, round(noisy_speed, 1), heading))
         s += opts.fix_interval_s
     return Track(
         fixes=fixes,

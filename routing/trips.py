@@ -29,7 +29,7 @@ import shapely
 from routing.congestion import CongestionModel
 from routing.geo import LocalProjection, haversine_m
 from routing.geofence import FenceIndex
-from routing.network import NodeIndex
+from routing.network import NodeIndex, PathCache
 from tariq.domain.alerts import Fix as StreamFix
 from tariq.domain.alerts import stall_start
 
@@ -327,13 +327,22 @@ class PlannedRoute:
         return out
 
 
-def plan_route(graph: nx.DiGraph, start: str, stops: Sequence[tuple[str, str]]) -> PlannedRoute:
-    """The quickest route from `start` through the (hotel_id, node) stops in order."""
+def plan_route(
+    graph: nx.DiGraph,
+    start: str,
+    stops: Sequence[tuple[str, str]],
+    paths: PathCache | None = None,
+) -> PlannedRoute:
+    """The quickest route from `start` through the (hotel_id, node) stops in order (each leg
+    from `paths` when given, so that repeated legs are searched once)."""
     nodes = [start]
     marks: list[tuple[str, int]] = []
     for hotel, node in stops:
         if node != nodes[-1]:
-            path = nx.dijkstra_path(graph, nodes[-1], node, weight="travel_time_s")
+            if paths is not None:
+                path = list(paths.path(nodes[-1], node))
+            else:
+                path = nx.dijkstra_path(graph, nodes[-1], node, weight="travel_time_s")
             nodes.extend(path[1:])
         marks.append((hotel, len(nodes) - 1))
     return PlannedRoute(graph, nodes, marks)

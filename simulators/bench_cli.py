@@ -52,6 +52,17 @@ def cmd_bench_season(args: argparse.Namespace) -> int:
     return 0 if result.get("check", {}).get("ok", True) else 1
 
 
+def cmd_bench_eta(args: argparse.Namespace) -> int:
+    from simulators.eta_report import run_eta_report, summary_lines
+
+    report = run_eta_report(args.scale, args.seed, args.pilgrims, args.flights)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))
+    print("\n".join(summary_lines(report)))
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks of the real stack")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT")
@@ -102,3 +113,15 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="report directory (report.json and PNG plots)",
     )
     season.set_defaults(func=cmd_bench_season)
+
+    eta = bench_sub.add_parser(
+        "eta",
+        help="ETA error of the stream's planner on a generated scenario's bus and truck trips "
+        "(at trip start and half-way, against the true arrival; free flow as the baseline)",
+    )
+    eta.add_argument("--scale", choices=("day", "week", "season"), default="day")
+    eta.add_argument("--seed", type=int, default=1)
+    eta.add_argument("--pilgrims", type=int, default=None, help="a smaller scenario")
+    eta.add_argument("--flights", type=int, default=None)
+    eta.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
+    eta.set_defaults(func=cmd_bench_eta)

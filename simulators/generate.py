@@ -21,12 +21,12 @@ from typing import Any, Final
 
 import orjson
 
-from routing.geo import AIRPORTS
 from simulators.faults import REDELIVERED_SHARE
 from simulators.oracle import Oracle, OracleResult, Thresholds
 from simulators.plates import LicensePlates
+from simulators.roads import ORIGINS, Drive, Roads, TripTruth, VehicleKind
 from simulators.season import FlightPlan, Hotel, Schedule, flight_rng, plan_flight
-from simulators.track import Fix, distance_m, parked, straight_track
+from simulators.track import Fix, parked
 from tariq.domain.events import decode_event
 
 Event = dict[str, Any]
@@ -37,6 +37,7 @@ TRUCK_MAX_BAGS: Final = 300
 TRUCK_MAX_STOPS: Final = 3
 CLAIM_SHARE: Final = 0.6
 MALFORMED_KINDS: Final = ("not_json", "unknown_type", "missing_field", "bad_tag", "bad_time")
+TRACK_SEEDS: Final = 1 << 30  # each drive's own random stream, drawn from the flight's
 
 
 _DATES: dict[int, str] = {}
@@ -92,6 +93,7 @@ class FlightOutput:
     faults: Counter[str] = field(default_factory=Counter)
     # Faulty bags only: coded tag -> (fault, tag its scans carry), so tests can follow them.
     faulty_bags: dict[str, tuple[str, str]] = field(default_factory=dict)
+    trips: list[TripTruth] | None = None  # kept only when asked for (the ETA report)
 
 
 def _scan(tag: str, checkpoint: str, location: str, **extra: str) -> Event:
@@ -111,21 +113,22 @@ def flight_events(
     ids: Ids,
     rng: random.Random,
     gps_interval_s: int,
+    roads: Roads,
     final: bool = False,
+    keep_trips: bool = False,
 ) -> FlightOutput:
-    """Every event of one flight, from registration to the last claim (unsorted)."""
+    """Every event of one flight, from registration to the last claim (unsorted). Buses and
+    trucks drive the road graph (simulators/roads.py); their arrivals at the hotels are
+    where the check-ins and deliveries begin."""
     slot = plan.slot
     events: list[tuple[int, Event]] = []
     add = events.append
     randint = fast_randint(rng)
     fid, origin, dest = slot.flight_id, slot.origin, slot.destination
-    airport = AIRPORTS[dest]
     city = "makkah" if dest == "JED" else "madinah"
-    # Jeddah to Makkah 1-2 h in season; Madinah airport to the central hotels 20-40 min.
-    road_s = (HOUR, 2 * HOUR) if dest == "JED" else (20 * 60, 40 * 60)
     dep = slot.scheduled_departure + randint(0, 40 * 60)
     arr = dep + (slot.scheduled_arrival - slot.scheduled_departure) + randint(-15 * 60, 15 * 60)
-    out = FlightOutput(events, arr)
+    out = FlightOutput(events, arr, trips=[] if keep_trips else None)
     add((dep, {"type": "flight.departed", "flight_id": fid}))
     add((arr, {"type": "flight.arrived", "flight_id": fid}))
 
@@ -145,6 +148,11 @@ def flight_events(
                     },
                 )
             )
+
+    def record(vehicle: str, kind: VehicleKind, stops: Sequence[str], drive: Drive) -> None:
+        if out.trips is not None:
+            arrivals = tuple(zip(stops, drive.arrivals, strict=True))
+            out.trips.append(TripTruth(vehicle, kind, dest, arrivals, tuple(drive.fixes)))
 
     registered = slot.scheduled_departure - REGISTRATION_LEAD_S
     coding = slot.scheduled_departure - 10 * HOUR
@@ -229,22 +237,22 @@ def flight_events(
             add((t, {"type": "pilgrim.bus_boarded", "pilgrim_id": pid, "vehicle_id": bus}))
             boarded.append(t)
         depart = max(boarded) + randint(3 * 60, 10 * 60)
-        drive = randint(*road_s)
         hotel = hotels[group.hotel_id]
         hotel_at = (hotel.lat, hotel.lon)
+        route = roads.route(ORIGINS[(dest, "bus")], [group.hotel_id])
         forced = final and out.final_breakdown is None
         if plan.breakdowns[g] or forced:
             out.faults["bus_breakdown"] += 1
             out.breakdowns.append(bus)
             share = 0.5 if forced else rng.uniform(0.2, 0.8)
-            broke = depart + int(drive * share)
+            # It breaks down at a road node on the open road, `share` into the drive.
+            k = roads.breakdown_index(route, share)
+            before = roads.drive(route.nodes[: k + 1], (), depart, rng.randrange(TRACK_SEEDS))
+            broke = before.end
             # Forced: the scenario ends while this bus is still stuck (see `end_of_scenario`).
             stall = 6 * HOUR if forced else randint(25 * 60, 75 * 60)
-            spot = (
-                airport[0] + (hotel_at[0] - airport[0]) * share,
-                airport[1] + (hotel_at[1] - airport[1]) * share,
-            )
-            track(bus, "bus", straight_track(airport, spot, depart, broke, gps_interval_s, rng))
+            spot = roads.position(route.nodes[k])
+            track(bus, "bus", before.fixes)
             track(
                 bus, "bus", parked(spot, broke + gps_interval_s, broke + stall, gps_interval_s, rng)
             )
@@ -261,16 +269,16 @@ def flight_events(
                     )
                 )
             leave = reboard + 60
-            at_hotel = leave + int(drive * (1 - share))
-            track(
-                spare, "bus", straight_track(spot, hotel_at, leave, at_hotel, gps_interval_s, rng)
-            )
+            rest = [(group.hotel_id, route.stops[0][1] - k)]
+            after = roads.drive(route.nodes[k:], rest, leave, rng.randrange(TRACK_SEEDS))
+            at_hotel = after.arrivals[0]
+            track(spare, "bus", after.fixes)
             last_bus = spare
         else:
-            at_hotel = depart + drive
-            track(
-                bus, "bus", straight_track(airport, hotel_at, depart, at_hotel, gps_interval_s, rng)
-            )
+            drive = roads.drive(route.nodes, route.stops, depart, rng.randrange(TRACK_SEEDS))
+            at_hotel = drive.arrivals[0]
+            track(bus, "bus", drive.fixes)
+            record(bus, "bus", [group.hotel_id], drive)
             last_bus = bus
         last = at_hotel
         for pid in riders:
@@ -301,28 +309,33 @@ def flight_events(
             for tag, _, _, _, sorted_at in bags:
                 t = max(sorted_at + 60, depart - randint(60, 600))
                 add((t, _scan(tag, "truck_loaded", dest, vehicle_id=truck)))
-        stops = [hotel_id for hotel_id, _ in lanes]
-        at: tuple[float, float] = airport
-        t = depart
-        for i, (hotel_id, bags) in enumerate(lanes):
-            hotel = hotels[hotel_id]
-            target = (hotel.lat, hotel.lon)
-            if i == 0:
-                leg = randint(*road_s)
-            else:  # across town at about 25 km/h
-                leg = max(120, int(distance_m(at, target) / (25 / 3.6))) + randint(0, 120)
-            track(truck, "truck", straight_track(at, target, t, t + leg, gps_interval_s, rng))
-            t += leg
-            last = t
-            for tag, _, fault, pid, _ in bags:
-                delivered = t + randint(2 * 60, 10 * 60)
-                last = max(last, delivered)
+        yard = ORIGINS[(dest, "truck")]
+        # The driver takes the stops in the truck planner's order (routing/trucks.py).
+        by_hotel = dict(lanes)
+        stops = roads.order(yard, list(by_hotel))
+        # Each stop's deliveries are drawn first: the truck waits at the door for the last.
+        offsets = [[randint(2 * 60, 10 * 60) for _ in by_hotel[h]] for h in stops]
+        dwell = [max(o) + 60 for o in offsets]
+        route = roads.route(yard, stops)
+        drive = roads.drive(
+            route.nodes, route.stops, depart, rng.randrange(TRACK_SEEDS), dwell[:-1]
+        )
+        track(truck, "truck", drive.fixes)
+        record(truck, "truck", stops, drive)
+        at_stop = {h: (a, d) for h, a, d in zip(stops, drive.arrivals, dwell, strict=True)}
+        for i, hotel_id in enumerate(stops):
+            t = drive.arrivals[i]
+            for (tag, _, fault, pid, _), offset in zip(by_hotel[hotel_id], offsets[i], strict=True):
+                delivered = t + offset
                 where = hotel_id
                 if fault == "misdelivered":
                     others = [s for s in stops if s != hotel_id]
                     if not others:
                         others = [h for h in city_hotels[city] if h != hotel_id]
                     where = rng.choice(others) if others else hotel_id
+                    if where in at_stop:  # dropped at another stop, while the truck is there
+                        arrived, waited = at_stop[where]
+                        delivered = arrived + min(offset, waited - 60)
                 add((delivered, _scan(tag, "delivered", where)))
                 if where != hotel_id:
                     if rng.random() >= REDELIVERED_SHARE:
@@ -333,11 +346,12 @@ def flight_events(
                 if checked_in is not None and rng.random() < CLAIM_SHARE:
                     claimed = max(delivered, checked_in) + randint(10 * 60, 3 * HOUR)
                     add((claimed, _scan(tag, "claimed", hotel_id)))
-            track(
-                truck, "truck", parked(target, t + gps_interval_s, last + 60, gps_interval_s, rng)
-            )
-            t = last + 60
-            at = target
+        # Parked at the last door until its deliveries are done (the others: in the drive).
+        last_hotel = hotels[stops[-1]]
+        t = drive.arrivals[-1]
+        end = t + dwell[-1]
+        here = (last_hotel.lat, last_hotel.lon)
+        track(truck, "truck", parked(here, t + gps_interval_s, end, gps_interval_s, rng))
 
     # Bags are sorted into one lane per hotel; a truck takes up to 3 lanes and 300 bags.
     lanes: dict[str, list[tuple[str, str, str | None, str, int]]] = {}
@@ -394,6 +408,7 @@ def end_of_scenario(
     hotels: Mapping[str, Hotel],
     city_hotels: Mapping[str, Sequence[str]],
     gps_interval_s: int,
+    roads: Roads | None = None,
 ) -> int:
     """The scenario ends 30 min after the first bus of the last-arriving flight breaks down
     halfway to its hotel (that breakdown is forced): the final clock then has that bus stalled,
@@ -408,6 +423,7 @@ def end_of_scenario(
         Ids(),
         flight_rng(schedule.seed, final.index, 1),
         gps_interval_s,
+        roads or Roads(hotels, gps_interval_s),
         final=True,
     )
     if dry.final_breakdown is None:  # nobody rode a bus: end 2.5 h after the landing
@@ -462,14 +478,16 @@ def generate(
     gps_interval_s: int = 60,
     thresholds: Thresholds | None = None,
     on_flight: Callable[[], None] | None = None,
+    on_trip: Callable[[TripTruth], None] | None = None,
 ) -> Scenario:
-    """Writes the scenario's lines (each ending with a newline) and returns its truth."""
+    """Writes the scenario's lines (each ending with a newline) and returns its truth;
+    `on_trip` is given every bus and truck trip that ends before the scenario does."""
     # Millions of long-lived small objects: the cyclic collector would rescan them over and
     # over for nothing (nothing here makes cycles that matter).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(schedule, write, gps_interval_s, thresholds, on_flight)
+        return _generate(schedule, write, gps_interval_s, thresholds, on_flight, on_trip)
     finally:
         if collecting:
             gc.enable()
@@ -481,6 +499,7 @@ def _generate(
     gps_interval_s: int,
     thresholds: Thresholds | None,
     on_flight: Callable[[], None] | None,
+    on_trip: Callable[[TripTruth], None] | None,
 ) -> Scenario:
     seed = schedule.seed
     thresholds = thresholds or Thresholds()
@@ -488,7 +507,8 @@ def _generate(
     city_hotels: dict[str, list[str]] = {"makkah": [], "madinah": []}
     for h in schedule.hotels:
         city_hotels[h.city].append(h.hotel_id)
-    end = end_of_scenario(schedule, hotels, city_hotels, gps_interval_s)
+    roads = Roads(hotels, gps_interval_s)
+    end = end_of_scenario(schedule, hotels, city_hotels, gps_interval_s, roads)
     rates = schedule.rates
     dup_p = rates.duplicate
     late_p = dup_p + rates.out_of_order
@@ -610,8 +630,14 @@ def _generate(
             ids,
             flight_rng(seed, slot.index, 1),
             gps_interval_s,
+            roads,
             final=slot is final,
+            keep_trips=on_trip is not None,
         )
+        if on_trip is not None:
+            for trip in out.trips or ():
+                if trip.stops[-1][1] <= end:
+                    on_trip(trip)
         counts.faults.update(out.faults)
         faulty_bags.update(out.faulty_bags)
         breakdowns.extend(out.breakdowns)

@@ -1,8 +1,8 @@
-"""Places and GPS fixes for the simulator (a seam: `routing/` will provide real roads).
+"""Places and GPS fixes for the simulator: the fix tuple, distances, building sites, and the
+fixes of a parked vehicle. Moving vehicles drive the road graph (simulators/roads.py).
 
-Until the road graph exists, a vehicle moves on a straight line between two points at constant
-speed, with a few metres of lateral noise per fix, which is enough for the map and for the
-stall rule (a moving vehicle's consecutive fixes are hundreds of metres apart).
+A parked vehicle jitters by a few metres, bounded, so that its fixes stay well within the
+stall rule's 50 m of each other however long it stands.
 """
 
 from __future__ import annotations
@@ -49,40 +49,6 @@ def spiral_site(
     r = inner_m + (radius_m - inner_m) * math.sqrt(fraction)
     angle = index * _GOLDEN_ANGLE
     return offset_point(centre, r * math.cos(angle), r * math.sin(angle))
-
-
-def _heading(a: tuple[float, float], b: tuple[float, float]) -> float:
-    dy = b[0] - a[0]
-    dx = (b[1] - a[1]) * math.cos(math.radians(a[0]))
-    return math.degrees(math.atan2(dx, dy)) % 360.0
-
-
-def straight_track(
-    start: tuple[float, float],
-    end: tuple[float, float],
-    t_start: int,
-    t_end: int,
-    interval_s: int,
-    rng: random.Random,
-    noise_m: float = 15.0,
-) -> list[Fix]:
-    """Fixes every `interval_s` from t_start to t_end (both included) along a straight line."""
-    duration = max(t_end - t_start, 1)
-    speed = distance_m(start, end) / duration * 3.6
-    heading = round(_heading(start, end), 1) % 360.0
-    fixes: list[Fix] = []
-    t = t_start
-    while True:
-        f = (t - t_start) / duration
-        lat = start[0] + (end[0] - start[0]) * f
-        lon = start[1] + (end[1] - start[1]) * f
-        lat, lon = offset_point(
-            (lat, lon), rng.uniform(-noise_m, noise_m), rng.uniform(-noise_m, noise_m)
-        )
-        fixes.append(Fix(t, round(lat, 6), round(lon, 6), round(speed, 1), heading))
-        if t >= t_end:
-            return fixes
-        t = min(t + interval_s, t_end)
 
 
 def parked(

@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tariq.config import load_settings
+from tariq.domain.events import InvalidEvent, decode_event
 from tariq.services.replay import replay
 from tests.e2e.test_replay_exact import settle
 from tests.support.infra import Isolated
@@ -91,14 +92,15 @@ def as_cells(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, s
 
 
 def demo_events() -> list[dict[str, Any]]:
+    """The demo's contract events, once each (its injected malformed lines left out)."""
     unique: dict[str, dict[str, Any]] = {}
     for line in DEMO.read_bytes().splitlines():
         try:
-            event = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            decode_event(line)
+        except InvalidEvent:
             continue
-        if isinstance(event, dict) and isinstance(event.get("event_id"), str):
-            unique.setdefault(event["event_id"], event)
+        event = orjson.loads(line)
+        unique.setdefault(event["event_id"], event)
     return list(unique.values())
 
 
