@@ -21,10 +21,12 @@ import asyncio
 import bisect
 import itertools
 import json
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,8 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
     sent_curve: list[tuple[float, int]] = [(0.0, 0)]
     done_curve: list[tuple[float, int]] = [(0.0, 0)]
     pending_curve: list[tuple[float, int]] = []
+    # (t, the service's event-time clock, the reconciler's): for the judge's lag in wall time.
+    clocks: list[tuple[float, str | None, str | None]] = []
     peak_open = 0
     async with aiohttp.ClientSession() as session:
         before = await warm_up(stack, session, lines[0])
@@ -180,7 +184,9 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
                     now = counted(body) - before
                     peak_open = max(peak_open, open_alerts_in(body))
                     done_curve.append((t, now))
-                    pending_curve.append((t, int((body.get("reconciler") or {}).get("pending", 0))))
+                    rec = body.get("reconciler") or {}
+                    pending_curve.append((t, int(rec.get("pending", 0))))
+                    clocks.append((t, body.get("clock"), rec.get("clock")))
                     bar.update(now - bar.n)
                     bar.set_postfix(sent=sent_curve[-1][1], pending=pending_curve[-1][1])
                     if now >= n and counted_s is None:
@@ -194,10 +200,13 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
                         raise RuntimeError(f"no progress for 180 s at {now:,} of {n:,}: {body}")
                     await asyncio.sleep(SUMMARY_EVERY_S)
             send_s = await sending
+            history_s = await history_caught_up(stack, session, start)
         finally:
             await producer.stop()
     assert counted_s is not None and judged_s is not None
     return {
+        "judge_lag_seconds": judge_lag(clocks),
+        "history_seconds": history_s,
         "lines": n,
         "send_seconds": round(send_s, 1),
         "counted_seconds": round(counted_s, 1),
@@ -207,6 +216,49 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
         "peak_open_alerts": peak_open,
         "curves": {"sent": sent_curve, "counted": done_curve, "pending": pending_curve},
     }
+
+
+def judge_lag(clocks: Sequence[tuple[float, str | None, str | None]]) -> dict[str, float]:
+    """How far alert judgement ran behind ingest, in wall time: at each sample, the time
+    since the service's clock first reached the event time the reconciler has judged to
+    (0 when it has judged up to the clock); the max and the median over the run."""
+    lags: list[float] = []
+    reached: list[tuple[float, float]] = []  # (service clock, first t it was seen), growing
+    for t, clock_text, judged_text in clocks:
+        clock, judged_to = _epoch(clock_text), _epoch(judged_text)
+        if clock is not None and (not reached or clock > reached[-1][0]):
+            reached.append((clock, t))
+        if judged_to is None or not reached:
+            continue
+        if judged_to >= reached[-1][0]:
+            lags.append(0.0)
+            continue
+        at = bisect.bisect_left(reached, (judged_to, -1.0))
+        first_seen = reached[at][1] if at < len(reached) else t
+        lags.append(max(0.0, t - first_seen))
+    if not lags:
+        return {}
+    return {"max": round(max(lags), 1), "p50": round(statistics.median(lags), 1)}
+
+
+def _epoch(text: str | None) -> float | None:
+    return datetime.fromisoformat(text).timestamp() if text else None
+
+
+async def history_caught_up(
+    stack: Stack, session: aiohttp.ClientSession, start: float, timeout_s: float = 1800
+) -> float | None:
+    """Seconds from the start until the replay's history (deferred after judging; stream/
+    reconciler.py `history_round`) is computed for every bag; None if the service has none."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rec = (await stack.summary(session)).get("reconciler") or {}
+        if "history_pending" not in rec:
+            return None
+        if rec["history_pending"] == 0:
+            return round(time.perf_counter() - start, 1)
+        await asyncio.sleep(SUMMARY_EVERY_S)
+    raise RuntimeError(f"replay history not caught up after {timeout_s} s")
 
 
 async def fetch_bags_paged(
@@ -397,7 +449,9 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
         f"season bench: scale {r['scale']}, seed {r['seed']}, {r['lines']:,} lines "
         f"(generated/read in {r['generate_seconds']} s)",
         f"replay: sent in {r['send_seconds']} s, all counted after {r['counted_seconds']} s "
-        f"({r['events_per_second']:,} events/s), judged after {r['judged_seconds']} s",
+        f"({r['events_per_second']:,} events/s), judged after {r['judged_seconds']} s; "
+        f"judging behind ingest by {r.get('judge_lag_seconds')} s of wall time; replay "
+        f"history computed after {r.get('history_seconds')} s",
         f"sent → counted latency (FIFO from curves): p50 {lat.get('p50')} s, "
         f"p99 {lat.get('p99')} s, max {lat.get('max')} s",
         "CPU seconds: " + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items()),

@@ -101,3 +101,17 @@ def test_fix_key_matches_the_feed_time_forms() -> None:
     # The feed may render the same instant with microseconds and an offset.
     assert fix_key("BV1", at) == fix_key("BV1", "2025-05-19T10:20:00.123000+00:00")
     assert fix_key("BV1", at) != fix_key("BV1", iso_ms(1_747_650_000.124))
+
+
+def test_judge_lag_is_wall_time_since_the_judged_event_time_was_ingested() -> None:
+    from simulators.bench_season import judge_lag
+
+    hour = "2025-05-20T{:02d}:00:00Z".format
+    samples = [
+        (0.0, hour(0), hour(0)),  # caught up
+        (1.0, hour(1), hour(0)),  # judged to 00:00, ingested at t=0: 1 s behind
+        (2.0, hour(2), hour(1)),  # judged to 01:00, ingested at t=1
+        (5.0, hour(2), hour(1)),  # still judged to 01:00: 4 s behind
+        (6.0, hour(2), hour(2)),  # caught up again
+    ]
+    assert judge_lag(samples) == {"max": 4.0, "p50": 1.0}

@@ -149,15 +149,20 @@ async def bags_of(
 async def vehicle_loads(
     conn: asyncpg.Connection, vehicle_ids: Sequence[str]
 ) -> tuple[dict[str, PilgrimState], dict[str, BagState]]:
-    """The pilgrims whose bus and the bags whose truck is one of these vehicles."""
+    """The pilgrims whose bus and the bags whose truck is one of these vehicles, and who
+    are still aboard (the conditions of tariq/domain/alerts.py `carried_by`: a vehicle's
+    past trips are not loaded again every time it is judged)."""
     ids = list(vehicle_ids)
     pilgrim_rows = await conn.fetch(
         "SELECT p.pilgrim_id FROM unnest($1::text[]) k(key)"
-        " JOIN pilgrims p ON p.bus_vehicle_id = k.key",
+        " JOIN pilgrims p ON p.bus_vehicle_id = k.key"
+        " WHERE p.bus_boarded_at IS NOT NULL"
+        " AND (p.last_checkin_at IS NULL OR p.last_checkin_at < p.bus_boarded_at)",
         ids,
     )
     bag_rows = await conn.fetch(
-        "SELECT b.tag FROM unnest($1::text[]) k(key) JOIN bags b ON b.truck_vehicle_id = k.key",
+        "SELECT b.tag FROM unnest($1::text[]) k(key) JOIN bags b ON b.truck_vehicle_id = k.key"
+        " WHERE b.truck_at IS NOT NULL AND (b.last_drop_at IS NULL OR b.last_drop_at < b.truck_at)",
         ids,
     )
     pilgrims = await states.load(conn, states.PILGRIMS, [r["pilgrim_id"] for r in pilgrim_rows])
