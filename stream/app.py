@@ -122,7 +122,10 @@ class Upkeep:
 
 def create_app(settings: Settings) -> faust.App:
     kafka_url, redis_url, database_url = settings.require_urls()
-    tune_consumer_fetch_wait(settings.fetch_wait_ms)
+    if settings.ingest == "faust":
+        # Only then does Faust's own consumer read the input. Otherwise it reads nothing,
+        # and a short fetch wait only makes its thread poll the broker 100 times a second.
+        tune_consumer_fetch_wait(settings.fetch_wait_ms)
     worker_dir = settings.data_dir / "worker"
     worker_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
