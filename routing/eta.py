@@ -16,7 +16,7 @@ import networkx as nx
 
 from routing.congestion import CongestionModel, timed_route
 from routing.network import NodeIndex, PathCache, shipped_network
-from routing.trucks import TruckLoad, order_stops, plan_trucks, travel_time_cost
+from routing.trucks import TravelTimes, TruckLoad, order_stops, plan_trucks
 
 # 1 Dhul-Qa'dah 1446 (the 2025 season's first arrival day); congestion follows the season.
 SEASON_START = datetime.fromisoformat("2025-04-29T00:00:00+03:00")
@@ -42,6 +42,7 @@ class EtaPlanner:
         self.graph = graph if graph is not None else shipped_network()
         self.index = NodeIndex(self.graph)
         self.paths = PathCache(self.graph)
+        self.travel_times = TravelTimes(self.graph)
         self.congestion = congestion or CongestionModel(season_start=SEASON_START)
 
     def plan(
@@ -56,8 +57,8 @@ class EtaPlanner:
         for hotel_id, node in node_of.items():
             by_node.setdefault(node, []).append(hotel_id)
         order = sorted(by_node)
-        if len(order) > 1:  # the cost table is a Dijkstra per node: only to choose an order
-            order = order_stops(start, order, travel_time_cost(self.graph, [start, *order]))
+        if len(order) > 1:  # only to choose an order; a Dijkstra per stop, kept
+            order = order_stops(start, order, self.travel_times.cost)
         stops: list[PlannedStop] = []
         here, elapsed = start, 0.0
         for node in order:

@@ -10,6 +10,7 @@ it was given.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,34 @@ def order_stops(start: str, given: Sequence[str], cost: Cost) -> list[str]:
         two_opt(start, given, cost),
     ]
     return min(candidates, key=lambda o: path_cost(start, o, cost))
+
+
+class TravelTimes:
+    """Free-flow road travel times to a node from every node: one Dijkstra on the reversed
+    graph per destination, kept for the `keep` destinations used last. A planner that
+    orders a vehicle's stops again and again (the stream replans every few minutes of
+    event time) then pays for each hotel's Dijkstra once, not every time."""
+
+    def __init__(self, graph: nx.DiGraph, keep: int = 512) -> None:
+        self._reverse = graph.reverse(copy=False)
+        self._keep = keep
+        self._to: OrderedDict[str, dict[str, float]] = OrderedDict()
+
+    def to(self, node: str) -> dict[str, float]:
+        found = self._to.get(node)
+        if found is None:
+            found = nx.single_source_dijkstra_path_length(
+                self._reverse, node, weight="travel_time_s"
+            )
+            self._to[node] = found
+            if len(self._to) > self._keep:
+                self._to.popitem(last=False)
+        else:
+            self._to.move_to_end(node)
+        return found
+
+    def cost(self, a: str, b: str) -> float:
+        return float(self.to(b).get(a, float("inf")))
 
 
 def travel_time_cost(graph: nx.DiGraph, nodes: Sequence[str]) -> Cost:

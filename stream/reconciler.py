@@ -57,6 +57,7 @@ MARKS_PER_ROUND: Final = 100_000
 # took fewer marks than HISTORY_WHEN_MARKS_BELOW (at 2,000 events/s a round takes ~400).
 HISTORY_PER_ROUND: Final = 200
 HISTORY_WHEN_MARKS_BELOW: Final = 1_000
+MAX_PAUSE_S: Final = 2.0
 # A trip's plan (stop order, ETAs) is made again from the vehicle's position this often.
 REPLAN_EVERY: Final = timedelta(minutes=5)
 KINDS: Final = ("bag", "flight", "pilgrim", "vehicle")
@@ -154,7 +155,11 @@ class Reconciler:
                 histories = await self.history_round()
             idle_with_backlog = result.marks == 0 and histories == HISTORY_PER_ROUND
             if result.marks < MARKS_PER_ROUND and not idle_with_backlog:
-                pause = every_s - (asyncio.get_running_loop().time() - started)
+                # A round that took long is followed by a pause as long (at most half the
+                # worker's time, which it shares with ingest): meanwhile marks accumulate,
+                # and the next round judges each entity once for all of its new events.
+                took = asyncio.get_running_loop().time() - started
+                pause = max(every_s - took, min(took, MAX_PAUSE_S))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=max(pause, 0))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,3 +67,17 @@ def test_plan_trucks_assigns_every_bag_once() -> None:
             assert sum(1 for t in trucks if hotel in t.bags) == 1
     assert len(trucks) >= -(-len(carried) // 60)
     assert all(t.travel_time_s > 0 for t in trucks)
+
+
+def test_kept_travel_times_equal_the_dijkstra_table() -> None:
+    from routing.network import shipped_network
+    from routing.trucks import TravelTimes, travel_time_cost
+
+    graph = shipped_network()
+    nodes = sorted(graph.nodes)[::200]
+    table = travel_time_cost(graph, nodes)
+    kept = TravelTimes(graph, keep=2)  # fewer than the nodes: entries are dropped and redone
+    for _ in range(2):
+        for a in nodes:
+            for b in nodes:
+                assert kept.cost(a, b) == pytest.approx(table(a, b), rel=1e-12)
