@@ -292,6 +292,7 @@ class BatchProcessor:
             # so their versions grow in commit order while batches otherwise overlap.
             await store.lock_scopes(conn, sorted(scopes))
             totals = await store.update_scopes(conn, changes, folded.stage_delta)
+            await store.update_flight_stages(conn, folded.flight_stage_delta)
 
         bags = folded.changed["bag"]
         vehicles = folded.changed["vehicle"]

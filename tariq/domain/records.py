@@ -269,6 +269,9 @@ def touched_entities(events: Iterable[AnyEvent]) -> dict[str, set[str]]:
 class Folded:
     changed: dict[str, dict[str, Any]]  # kind → id → state, for the entities that changed
     stage_delta: dict[str, dict[str, int]]  # scope → stage → change in bags
+    # (flight_id, stage_rank) → change in bags: the arrival airports' flow, kept per flight
+    # so that a flight's destination can be learnt after its bags (adapters/db/airports.py).
+    flight_stage_delta: dict[tuple[str, int], int]
     dirty: set[tuple[str, str]]  # what the reconciler must judge again
 
 
@@ -284,6 +287,11 @@ def fold(states: dict[str, dict[str, Any]], accepted: Sequence[Accepted]) -> Fol
         **{("bag", t): b.truck_vehicle_id for t, b in states["bag"].items()},
         **{("pilgrim", p): s.bus_vehicle_id for p, s in states["pilgrim"].items()},
     }
+    placed: dict[str, tuple[str, int] | None] = {
+        tag: (bag.flight_id, bag.stage_rank) if bag.flight_id else None
+        for tag, bag in states["bag"].items()
+    }
+    flight_delta: Counter[tuple[str, int]] = Counter()
     changed: dict[str, dict[str, Any]] = {kind: {} for kind in ENTITY_KINDS}
     stage_delta: dict[str, Counter[str]] = {}
     dirty: set[tuple[str, str]] = set()
@@ -299,6 +307,15 @@ def fold(states: dict[str, dict[str, Any]], accepted: Sequence[Accepted]) -> Fol
         changed[kind][key] = state
         if kind != "hotel":
             dirty.add((kind, key))
+        if kind == "bag":
+            now = (state.flight_id, state.stage_rank) if state.flight_id else None
+            before = placed.get(key)
+            if now != before:
+                if before is not None:
+                    flight_delta[before] -= 1
+                if now is not None:
+                    flight_delta[now] += 1
+                placed[key] = now
         if kind == "bag" and state.stage != counted.get(key):
             delta = stage_delta.setdefault(item.record.scope, Counter())
             old = counted.get(key)
@@ -312,4 +329,9 @@ def fold(states: dict[str, dict[str, Any]], accepted: Sequence[Accepted]) -> Fol
             for vehicle in (before_vehicle.get((kind, key)), getattr(state, attribute)):
                 if vehicle:
                     dirty.add(("vehicle", vehicle))
-    return Folded(changed, {s: dict(d) for s, d in stage_delta.items()}, dirty)
+    return Folded(
+        changed=changed,
+        stage_delta={s: dict(d) for s, d in stage_delta.items()},
+        flight_stage_delta={k: n for k, n in flight_delta.items() if n},
+        dirty=dirty,
+    )

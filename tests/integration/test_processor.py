@@ -11,6 +11,7 @@ import pytest
 from stream.ingest import BatchProcessor
 from tariq.adapters.db import create_pool, migrate
 from tariq.adapters.live import LiveMirror
+from tariq.domain.events import STAGES
 from tariq.domain.records import InputRecord
 
 pytestmark = pytest.mark.integration
@@ -61,6 +62,43 @@ async def test_batches_in_flight_with_shared_duplicates_in_opposite_orders(
         assert await pool.fetchval("SELECT count(*) FROM bags") == 15 * 600
         # Rows go in in a fixed order, so the two never deadlock (no batch had to be re-run).
         assert "batch aborted" not in caplog.text
+    finally:
+        await live.close()
+        await pool.close()
+
+
+async def test_flow_by_airport_kept_per_flight_equals_counting_the_bags(
+    database_url: str, redis_url: str
+) -> None:
+    """The airports' flow is summed from the per-flight counts the batches keep; after the
+    demo (bags coded before and after their flights, re-scans, duplicates), in batches two
+    at a time, it equals grouping every bag by its flight's destination and stage."""
+    from pathlib import Path
+
+    from tariq.adapters.db import airports
+
+    lines = Path("simulators/data/demo.jsonl").read_bytes().splitlines()
+    pool = await create_pool(database_url, max_size=4)
+    await migrate(pool)
+    live = LiveMirror.from_url(redis_url, f"it-{uuid.uuid4().hex[:8]}:")
+    processor = BatchProcessor(pool, live, nothing)
+    try:
+        records = [InputRecord(v, "t", k % 2, k // 2) for k, v in enumerate(lines)]
+        for start in range(0, len(records), 1000):
+            chunk = records[start : start + 1000]
+            await asyncio.gather(*(processor.process(chunk[p::2]) for p in (0, 1)))
+        async with pool.acquire() as conn:
+            kept = await airports.bags_by_airport(conn)
+            rows = await conn.fetch(
+                "SELECT f.destination AS airport, b.stage_rank, count(*) AS n"
+                " FROM bags b JOIN flights f ON f.flight_id = b.flight_id"
+                " WHERE f.destination IS NOT NULL GROUP BY 1, 2"
+            )
+        counted = {(r["airport"], STAGES[r["stage_rank"]]): r["n"] for r in rows}
+        assert sum(counted.values()) > 0
+        assert {
+            (airport, stage): n for airport, by in kept.items() for stage, n in by.items() if n
+        } == counted
     finally:
         await live.close()
         await pool.close()

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tariq.domain.bags import BagState
-from tariq.domain.events import CHECKPOINTS, BagCoded, BagScanned
+from tariq.domain.events import CHECKPOINTS, STAGE_RANK, BagCoded, BagScanned
 from tariq.domain.records import Accepted, InputRecord, fold
 
 T0 = datetime(2026, 5, 18, 4, 0, tzinfo=UTC)
@@ -96,6 +96,27 @@ def test_stage_deltas_count_moves_between_stages_per_scope() -> None:
     assert ("bag", TAG) in folded.dirty
     folded = fold(states, accepted(scan("s2", "loaded", "CGK", 2), partition=3))  # type: ignore[arg-type]
     assert folded.stage_delta == {"p3": {"accepted": -1, "loaded": 1}}
+
+
+def test_flight_stage_deltas_follow_each_bag_between_flights_and_stages() -> None:
+    states = empty_states()
+    folded = fold(states, accepted(scan("s0", "accepted", "CGK", 1)))  # type: ignore[arg-type]
+    assert folded.flight_stage_delta == {}  # no flight yet: counted nowhere
+    folded = fold(states, accepted(coded(), scan("s1", "loaded", "CGK", 2)))  # type: ignore[arg-type]
+    assert folded.flight_stage_delta == {("SV1", STAGE_RANK["loaded"]): 1}
+    recoded = BagCoded(
+        event_id="c9",
+        occurred_at=T0 + timedelta(minutes=9),
+        tag=TAG,
+        pilgrim_id="P1",
+        flight_id="SV2",
+        hotel_id="H1",
+    )
+    folded = fold(states, accepted(recoded, scan("s2", "offloaded", "JED", 10)))  # type: ignore[arg-type]
+    assert folded.flight_stage_delta == {
+        ("SV1", STAGE_RANK["loaded"]): -1,
+        ("SV2", STAGE_RANK["offloaded"]): 1,
+    }
 
 
 def test_loading_a_truck_marks_the_truck_for_judgement() -> None:

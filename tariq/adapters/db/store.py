@@ -211,6 +211,22 @@ async def update_scopes(
     return _totals(rows, stages)
 
 
+async def update_flight_stages(conn: asyncpg.Connection, delta: dict[tuple[str, int], int]) -> None:
+    """Add a batch's bags per (flight, stage) (the airports' flow); in key order, so two
+    batches in flight never deadlock on the rows."""
+    if delta:
+        keys = sorted(delta)
+        await conn.execute(
+            "INSERT INTO flight_stage_counts (flight_id, stage_rank, bags)"
+            " SELECT * FROM unnest($1::text[], $2::smallint[], $3::bigint[])"
+            " ON CONFLICT (flight_id, stage_rank)"
+            " DO UPDATE SET bags = flight_stage_counts.bags + EXCLUDED.bags",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [delta[k] for k in keys],
+        )
+
+
 async def _stage_counts(
     conn: asyncpg.Connection, scopes: Sequence[str] | None
 ) -> dict[str, dict[str, int]]:

@@ -24,3 +24,15 @@ ALTER TABLE flights SET (fillfactor = 80);
 CREATE TABLE history_stale (tag text PRIMARY KEY);
 -- What migration 010 queued in `dirty` for existing bags goes here too.
 INSERT INTO history_stale (tag) SELECT tag FROM bags ON CONFLICT DO NOTHING;
+
+-- Bags per flight and stage, kept by the stream with each batch (stream/ingest.py): the
+-- arrival airports' flow (adapters/db/airports.py) sums these few thousand rows instead of
+-- grouping every bag each time the summary is read.
+CREATE TABLE flight_stage_counts (
+    flight_id  text     NOT NULL,
+    stage_rank smallint NOT NULL,
+    bags       bigint   NOT NULL,
+    PRIMARY KEY (flight_id, stage_rank)
+);
+INSERT INTO flight_stage_counts (flight_id, stage_rank, bags)
+    SELECT flight_id, stage_rank, count(*) FROM bags WHERE flight_id IS NOT NULL GROUP BY 1, 2;
