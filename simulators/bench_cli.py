@@ -63,6 +63,14 @@ def cmd_bench_eta(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_ingest(args: argparse.Namespace) -> int:
+    from simulators.bench_ingest import run
+
+    result = run(args.file, args.events, args.batch, args.profile)
+    print("\n".join(result.lines()))
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks of the real stack")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT")
@@ -113,6 +121,17 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="report directory (report.json and PNG plots)",
     )
     season.set_defaults(func=cmd_bench_season)
+
+    ingest = bench_sub.add_parser(
+        "ingest",
+        help="the worker's batch processing alone, in this process, on a scratch database: "
+        "worker and PostgreSQL CPU per event (TARIQ_DATABASE_URL, TARIQ_REDIS_URL)",
+    )
+    ingest.add_argument("file", type=Path, help="a scenario's events.jsonl")
+    ingest.add_argument("--events", type=int, default=100_000, help="its first N lines")
+    ingest.add_argument("--batch", type=int, default=2000)
+    ingest.add_argument("--profile", type=Path, default=None, help="write a cProfile here")
+    ingest.set_defaults(func=cmd_bench_ingest)
 
     eta = bench_sub.add_parser(
         "eta",

@@ -115,3 +115,21 @@ def test_judge_lag_is_wall_time_since_the_judged_event_time_was_ingested() -> No
         (6.0, hour(2), hour(2)),  # caught up again
     ]
     assert judge_lag(samples) == {"max": 4.0, "p50": 1.0}
+
+
+def test_ingest_bench_keys_records_as_replay_does() -> None:
+    from simulators.bench_ingest import PARTITIONS, records_of
+
+    lines = [
+        b'{"event_id":"e1","occurred_at":"2025-05-20T10:00:00Z","type":"bag.scanned",'
+        b'"tag":"0065000001","checkpoint":"accepted","location":"CGK"}',
+        b"not json",
+        b'{"event_id":"e2","occurred_at":"2025-05-20T10:01:00Z","type":"bag.scanned",'
+        b'"tag":"0065000001","checkpoint":"loaded","location":"CGK"}',
+    ]
+    records = records_of(lines)
+    assert [r.value for r in records] == lines
+    assert records[0].partition == records[2].partition < PARTITIONS
+    # Offsets count per partition, from 0, as a topic's would.
+    same = [r for r in records if r.partition == records[0].partition]
+    assert [r.offset for r in same] == list(range(len(same)))
