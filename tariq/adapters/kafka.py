@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 
 from tariq.adapters.db import spool
 from tariq.config import Settings
@@ -20,6 +23,12 @@ from tariq.config import Settings
 # (Tansu): offsets then start at 0 again, so where a message was (`source_ref`, which makes
 # redeliveries change nothing) also names the broker's run. Unset on real Kafka.
 BROKER_EPOCH_ENV = "TARIQ_BROKER_EPOCH"
+
+
+# From this many messages, `send_many` builds record batches itself (replay, benches); the
+# web intake's few messages per request go through `send`, where concurrent requests share
+# the producer's batches.
+BATCHED_FROM = 64
 
 
 def source_topic(topic: str) -> str:
@@ -85,11 +94,13 @@ class EventProducer:
         # `via`: a `tariq-via` header on every message (the web intake's "http"), so the
         # workers' metrics can tell HTTP input from producers writing onto the topic.
         self._headers = [("tariq-via", via.encode())] if via else None
+        self._partitioner = DefaultPartitioner()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers(kafka_url),
             linger_ms=linger_ms,
             max_batch_size=1024 * 1024,
             compression_type=None,
+            partitioner=self._partitioner,
         )
 
     async def start(self) -> None:
@@ -101,14 +112,52 @@ class EventProducer:
     async def send_many(self, items: Sequence[tuple[bytes | None, bytes]]) -> None:
         """Send and wait until the broker (and the spool, if any) has every message."""
         ids = await spool.keep(self.spool, items) if self.spool is not None else []
-        futures = [
-            await self._producer.send(self.topic, value=value, key=key, headers=self._headers)
-            for key, value in items
-        ]
-        if not futures:
+        if not items:
             return
-        placed = await asyncio.gather(*futures)
+        if len(items) >= BATCHED_FROM:
+            placed = await self._send_batched(items)
+        else:
+            futures = [
+                await self._producer.send(self.topic, value=value, key=key, headers=self._headers)
+                for key, value in items
+            ]
+            placed = [(m.partition, m.offset) for m in await asyncio.gather(*futures)]
         if self.spool is not None:
             topic = source_topic(self.topic)
-            refs = [f"kafka:{topic}:{m.partition}:{m.offset}" for m in placed]
+            refs = [f"kafka:{topic}:{partition}:{offset}" for partition, offset in placed]
             await spool.placed(self.spool, ids, refs)
+
+    async def _send_batched(
+        self, items: Sequence[tuple[bytes | None, bytes]]
+    ) -> list[tuple[int, int]]:
+        """Many messages as whole record batches, one or more per partition, built here:
+        aiokafka's per-message `send` (a future, a partitioner call and an accumulator
+        lookup each) cost the season bench's producer more CPU than the broker spent.
+        Keys go to the partitions `send` would choose (the default partitioner), in order.
+        Returns each message's (partition, offset)."""
+        partitions = sorted(await self._producer.partitions_for(self.topic))
+        by_partition: dict[int, list[int]] = defaultdict(list)
+        for index, (key, _value) in enumerate(items):
+            by_partition[self._partitioner(key, partitions, partitions)].append(index)
+        headers = self._headers or []
+        sent: list[tuple[asyncio.Future[Any], int, list[int]]] = []
+        for partition, indices in by_partition.items():
+            members: list[int] = []
+            batch = self._producer.create_batch()
+            for index in indices:
+                key, value = items[index]
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    future = await self._producer.send_batch(batch, self.topic, partition=partition)
+                    sent.append((future, partition, members))
+                    batch, members = self._producer.create_batch(), []
+                    if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                        raise ValueError(f"a message of {len(value)} bytes exceeds a batch")
+                members.append(index)
+            future = await self._producer.send_batch(batch, self.topic, partition=partition)
+            sent.append((future, partition, members))
+        placed = [(0, 0)] * len(items)
+        for future, partition, members in sent:
+            base = (await future).offset
+            for relative, index in enumerate(members):
+                placed[index] = (partition, base + relative)
+        return placed
