@@ -39,8 +39,9 @@ Process = Callable[
 ]
 
 
-def to_record(message: Any) -> InputRecord:
-    """A Kafka message (aiokafka's, or Faust's for TARIQ_INGEST=faust) as an input record."""
+def to_record(message: Any, topic: str | None = None) -> InputRecord:
+    """A Kafka message (aiokafka's, or Faust's for TARIQ_INGEST=faust) as an input record;
+    `topic`: its topic as `source_topic` names it, when the caller knows it already."""
     parent, via = None, "topic"
     headers: Any = message.headers or ()
     for name, value in headers.items() if isinstance(headers, dict) else headers:
@@ -52,7 +53,7 @@ def to_record(message: Any) -> InputRecord:
     timestamp = getattr(message, "timestamp", None)
     return InputRecord(
         value=value if isinstance(value, bytes) else b"",
-        topic=source_topic(message.topic),
+        topic=topic or source_topic(message.topic),
         partition=message.partition,
         offset=message.offset,
         parent_event_id=parent,
@@ -115,7 +116,12 @@ class IngestConsumer:
                 if not fetched:
                     await self._finish_done()
                     continue
-                records = [to_record(m) for messages in fetched.values() for m in messages]
+                records = [
+                    to_record(m, topic)
+                    for tp, messages in fetched.items()
+                    for topic in (source_topic(tp.topic),)
+                    for m in messages
+                ]
                 offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
                 stream_metrics.observe_lag(self.consumer, offsets)
                 task = asyncio.create_task(self.process(records, self._progress(fetched)))

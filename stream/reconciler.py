@@ -43,7 +43,7 @@ from tariq.domain.alerts import (
 )
 from tariq.domain.bags import BagState
 from tariq.domain.entities import FlightState, PilgrimState
-from tariq.domain.events import BagCoded, BagScanned, InvalidEvent, decode_event
+from tariq.domain.events import BagCoded, BagScanned, InvalidEvent, decode_journaled
 from tariq.domain.history import bag_history
 from tariq.domain.notices import Notice, notice_as_dict
 from tariq.domain.triage import severity
@@ -293,7 +293,7 @@ class Reconciler:
         events: dict[str, list[BagCoded | BagScanned]] = {tag: [] for tag in tags}
         for tag, payload in await history.bag_events(conn, tags):
             try:
-                event = decode_event(payload)
+                event = decode_journaled(payload)
             except InvalidEvent:  # journaled as valid; a later rule must not stop rounds
                 continue
             if isinstance(event, BagCoded | BagScanned):

@@ -70,14 +70,14 @@ class InputRecord:
     via: str = "topic"
     # The Kafka message timestamp (ms since the epoch), for the end-to-end latency metric.
     timestamp_ms: int | None = None
+    # Where it was (what makes a redelivery change nothing), and its partition's counters
+    # row: made once here, since a batch reads them several times a record.
+    source_ref: str = field(init=False, compare=False)
+    scope: str = field(init=False, compare=False)
 
-    @property
-    def source_ref(self) -> str:
-        return f"kafka:{self.topic}:{self.partition}:{self.offset}"
-
-    @property
-    def scope(self) -> str:
-        return f"p{self.partition}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source_ref", f"kafka:{self.topic}:{self.partition}:{self.offset}")
+        object.__setattr__(self, "scope", f"p{self.partition}")
 
 
 def mask_personal_data(raw: bytes, *, names: bool = True) -> bytes:

@@ -54,7 +54,9 @@ async def lock_entities(conn: asyncpg.Connection, keys: Sequence[str]) -> None:
 
 
 async def insert_journal(conn: asyncpg.Connection, accepted: Sequence[Accepted]) -> set[str]:
-    """Journal the events; returns the ids that were new (the rest are duplicates).
+    """Journal the events (their ids unique in `accepted`); returns the ids that were
+    journaled already (duplicates and redeliveries): only those cross the wire back, not
+    every new id.
 
     Rows go in in event_id order: two batches in flight that share duplicated events then
     wait on each other's unique-index entries in one global order, never in a cycle.
@@ -79,10 +81,12 @@ async def insert_journal(conn: asyncpg.Connection, accepted: Sequence[Accepted])
     )
     columns = ", ".join(staging.STAGED["journal"])
     rows = await conn.fetch(
-        f"INSERT INTO journal ({columns}) SELECT {columns} FROM {stage} ORDER BY event_id"
-        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        f"WITH new AS (INSERT INTO journal ({columns}) SELECT {columns} FROM {stage}"
+        " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING event_id)"
+        f" SELECT s.event_id FROM {stage} s"
+        " WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.event_id = s.event_id)"
     )
-    return {r["event_id"] for r in rows}
+    return {r[0] for r in rows}
 
 
 async def record_duplicates(
