@@ -187,13 +187,18 @@ class BatchProcessor:
         """While PostgreSQL or the broker is down, the batch waits and is run again (nothing
         is committed, its offsets neither); run again after a commit, it changes nothing (the
         journal). A transaction PostgreSQL aborted (a deadlock between batches in flight, a
-        serialization failure) rolled back whole, so it is run again."""
+        serialization failure, a lock table full of other batches' entity locks: "out of
+        shared memory") rolled back whole, so it is run again."""
         for attempt in range(1, RETRIES + 1):
             try:
                 return await retry_while_down(
                     lambda: self._process(records, progress), self.outages
                 )
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+            except (
+                asyncpg.DeadlockDetectedError,
+                asyncpg.SerializationError,
+                asyncpg.OutOfMemoryError,
+            ) as exc:
                 if attempt == RETRIES:
                     raise
                 log.warning("batch aborted (%s); retrying (%d/%d)", exc, attempt, RETRIES)
@@ -241,9 +246,9 @@ class BatchProcessor:
 
         async with self.pool.acquire() as conn, conn.transaction():
             await staging.prepare(conn)
-            new_ids = await store.insert_journal(conn, unique)
-            fresh = [a for a in unique if a.event.event_id in new_ids]
-            seen_before = [a for a in unique if a.event.event_id not in new_ids]
+            journaled_before = await store.insert_journal(conn, unique)
+            fresh = [a for a in unique if a.event.event_id not in journaled_before]
+            seen_before = [a for a in unique if a.event.event_id in journaled_before]
             true_duplicates = await store.record_duplicates(conn, seen_before + repeats)
             new_dead = await store.insert_dead_letters(conn, dead)
 

@@ -583,6 +583,17 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
+# The workers' needs (docs/reliability.md "PostgreSQL settings the workers need"): room in
+# the lock table for every entity a batch in flight locks, and checkpoints spaced out (with
+# the default 1 GB of WAL a season checkpointed every ~40 s, each followed by full-page
+# writes); every commit is still flushed, so durability is unchanged.
+POSTGRES_SETTINGS: Final = (
+    "max_locks_per_transaction=256",
+    "max_wal_size=4GB",
+    "checkpoint_timeout=15min",
+)
+
+
 def _init_cluster(bin_dir: Path, pgdata: Path, identity: _PostgresIdentity, log: Path) -> None:
     """initdb into a scratch dir, then rename: a crash never leaves a half-made cluster."""
     scratch = pgdata.with_name(pgdata.name + ".initdb")
@@ -693,6 +704,8 @@ def start_postgres(
         argv = [str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port)]
         # TCP only: no unix socket, so no ~107-byte socket path limit and no shared /tmp dir.
         argv += ["-c", f"listen_addresses={HOST}", "-c", "unix_socket_directories="]
+        for setting in POSTGRES_SETTINGS:
+            argv += ["-c", setting]
         return _spawn(
             "PostgreSQL",
             argv,

@@ -4,6 +4,7 @@ and the worker never raises (issue 11)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -181,3 +182,43 @@ async def test_a_page_of_dead_letters_stays_small(pool: asyncpg.Pool) -> None:
         assert item["truncated"] and item["length"] == len(big)
         assert item["sha256"] == hashlib.sha256(big).hexdigest()
         assert "Q7777777" not in item["raw"]
+
+
+async def test_a_batch_that_finds_the_lock_table_full_runs_again_once_there_is_room(
+    pool: asyncpg.Pool, processor: BatchProcessor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another transaction fills PostgreSQL's shared lock table with advisory locks: the
+    batch's entity locks fail with "out of shared memory", the batch is rolled back and run
+    again, and once the other transaction ends it commits, counted once."""
+    filler = await pool.acquire()
+    try:
+        tx = filler.transaction()
+        await tx.start()
+        held = 0
+        for step in (4096, 512, 64):  # take locks until none more fits (the limit is the
+            while True:  #              server's: max_locks_per_transaction × backends)
+                savepoint = filler.transaction()
+                await savepoint.start()
+                try:
+                    await filler.execute(
+                        "SELECT count(pg_advisory_xact_lock(900000000 + g))"
+                        " FROM generate_series($1::bigint, $2::bigint) g",
+                        held,
+                        held + step - 1,
+                    )
+                except asyncpg.OutOfMemoryError:
+                    await savepoint.rollback()
+                    break
+                await savepoint.commit()
+                held += step
+        assert held > 0
+        batch = asyncio.create_task(processor.process(records([scan(n) for n in range(300)])))
+        while not any("retrying" in r.getMessage() for r in caplog.records):
+            assert not batch.done(), "the batch committed with the lock table full"
+            await asyncio.sleep(0.01)
+        await tx.rollback()  # room again
+        outcome = await batch
+    finally:
+        await pool.release(filler)
+    assert outcome.processed == 300
+    assert await counts(pool) == (300, 0, 0)
