@@ -47,6 +47,8 @@ def cmd_bench_season(args: argparse.Namespace) -> int:
         args.out,
         data=args.data,
         check_state=not args.no_check,
+        workers=args.workers,
+        reconciler_process=args.reconciler_process,
     )
     print("\n".join(summary_lines(result)))
     return 0 if result.get("check", {}).get("ok", True) else 1
@@ -114,6 +116,14 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="keep the generated events.jsonl/truth.json here (reused when present)",
     )
     season.add_argument("--no-check", action="store_true", help="skip the checker")
+    season.add_argument(
+        "--workers", type=int, default=1, help="workers in the consumer group (default 1)"
+    )
+    season.add_argument(
+        "--reconciler-process",
+        action="store_true",
+        help="the reconciler in a worker of its own (TARIQ_WORKER_ROLES); the others ingest",
+    )
     season.add_argument(
         "--out",
         type=Path,

@@ -318,6 +318,8 @@ def run_season_bench(
     *,
     data: Path | None = None,
     check_state: bool = True,
+    workers: int = 1,
+    reconciler_process: bool = False,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     data = data or Path(tempfile.mkdtemp(prefix="tariq-season-"))
@@ -329,10 +331,14 @@ def run_season_bench(
         "seed": seed,
         "pilgrims": pilgrims,
         "lines": len(lines),
+        "workers": workers,
+        "reconciler_process": reconciler_process,
         "generate_seconds": round(generated_s, 1),
     }
     out.mkdir(parents=True, exist_ok=True)
-    with running_stack(label="benchs") as stack:
+    with running_stack(
+        label="benchs", workers=workers, reconciler_process=reconciler_process
+    ) as stack:
         sampler = Sampler(stack.pids, every_s=1.0).start()
         try:
             run = asyncio.run(replay_flat_out(stack, lines))
@@ -447,7 +453,8 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
     lat = r.get("latency_s", {})
     out = [
         f"season bench: scale {r['scale']}, seed {r['seed']}, {r['lines']:,} lines "
-        f"(generated/read in {r['generate_seconds']} s)",
+        f"(generated/read in {r['generate_seconds']} s), {r.get('workers', 1)} worker(s)"
+        + (" and a reconciling worker" if r.get("reconciler_process") else ""),
         f"replay: sent in {r['send_seconds']} s, all counted after {r['counted_seconds']} s "
         f"({r['events_per_second']:,} events/s), judged after {r['judged_seconds']} s; "
         f"judging behind ingest by {r.get('judge_lag_seconds')} s of wall time; replay "

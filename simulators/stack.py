@@ -240,10 +240,17 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def running_stack(
-    *, env: Mapping[str, str] | None = None, web: bool = True, label: str = "bench"
+    *,
+    env: Mapping[str, str] | None = None,
+    web: bool = True,
+    label: str = "bench",
+    workers: int = 1,
+    reconciler_process: bool = False,
 ) -> Iterator[Stack]:
-    """Start the stack (embedded services in a temp dir when no URLs are set), yield it,
-    and stop everything it started, whatever happens."""
+    """Start the stack (embedded services in a temp dir when no URLs are set) with
+    `workers` workers in one consumer group (`worker`, `worker2`, …) and, with
+    `reconciler_process`, the reconciler in a worker of its own (`reconciler`; the others
+    then only ingest); yield it, and stop everything it started, whatever happens."""
     from tariq.services.launch import prepare_service, start_missing_services
 
     settings = load_settings()
@@ -260,7 +267,14 @@ def running_stack(
         child = child_env(settings)
         child["TARIQ_NAMESPACE"] = namespace
         child.update(env or {})
-        processes["worker"] = spawn(["worker"], child)
+        roles = {"TARIQ_WORKER_ROLES": "ingest"} if reconciler_process else {}
+        for n in range(1, workers + 1):
+            name = "worker" if n == 1 else f"worker{n}"
+            processes[name] = spawn(["worker"], {**child, **roles})
+        if reconciler_process:
+            processes["reconciler"] = spawn(
+                ["worker"], {**child, "TARIQ_WORKER_ROLES": "reconcile"}
+            )
         base = f"http://127.0.0.1:{settings.http_port}"
         if web:
             processes["web"] = spawn(["web", "--loglevel", "warning"], child)

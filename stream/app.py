@@ -8,6 +8,10 @@ runs three loops over shared adapters.
   kept to compare with).
 - The reconciler (stream/reconciler.py), one leader at a time.
 - Hotel notice delivery (stream/delivery.py).
+
+`TARIQ_WORKER_ROLES` (`ingest`, `reconcile`; both by default) leaves out the input consumer
+or the reconciler: a worker that only reconciles runs the judging on a core of its own
+while others ingest.
 """
 
 from __future__ import annotations
@@ -186,14 +190,17 @@ def create_app(settings: Settings) -> faust.App:
         reconciler_pool = await open_pool(min_size=2, max_size=2)
         notices_pool = await open_pool(min_size=1, max_size=4)
         stream_metrics.serve(settings.worker_metrics_port)
-        await asyncio.gather(
+        loops = [
             stream_metrics.push_forever(live, stopping),
-            Reconciler(reconciler_pool, live, settings.thresholds).run(stopping),
             deliver_forever(notices_pool, stop=stopping, concurrency=4),
             Upkeep(settings, app, state, outages).run(pool, live, processor),
-        )
+        ]
+        if "reconcile" in settings.roles:
+            loops.append(Reconciler(reconciler_pool, live, settings.thresholds).run(stopping))
+        await asyncio.gather(*loops)
 
-    if settings.ingest == "faust":
+    # A worker without the "ingest" role (TARIQ_WORKER_ROLES) reads no input.
+    if "ingest" in settings.roles and settings.ingest == "faust":
 
         @app.agent(topic, concurrency=settings.concurrency)
         async def ingest(stream: Any) -> None:
@@ -203,7 +210,7 @@ def create_app(settings: Settings) -> faust.App:
             async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
                 await processor.process([to_record(e.message) for e in events])
 
-    else:
+    elif "ingest" in settings.roles:
 
         @app.task
         async def ingest_directly() -> None:

@@ -38,18 +38,20 @@ class RunningService:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _spawn(self, *command: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, *command: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         self._count += 1
         log = (self.logdir / f"{self._count:02d}-{command[0]}.log").open("wb")
         return subprocess.Popen(
             [sys.executable, "-m", "tariq.cli", *command],
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        worker = self._spawn("worker", "--loglevel", "info")
+    def start_worker(self, roles: str | None = None) -> subprocess.Popen[bytes]:
+        """A `tariq worker`; `roles`: its TARIQ_WORKER_ROLES (unset: ingest and reconcile)."""
+        env = {"TARIQ_WORKER_ROLES": roles} if roles else None
+        worker = self._spawn("worker", "--loglevel", "info", env=env)
         self.workers.append(worker)
         return worker
 
