@@ -18,6 +18,8 @@ def cmd_bench_stream(args: argparse.Namespace) -> int:
         seed=args.seed,
         faust=not args.no_faust,
         naive=not args.no_naive,
+        workers=args.workers,
+        reconciler_process=args.reconciler_process,
     )
     print("\n".join(summary_lines(result)))
     if args.out:
@@ -90,6 +92,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     stream.add_argument("--no-faust", action="store_true", help="skip the TARIQ_INGEST=faust run")
     stream.add_argument("--no-naive", action="store_true", help="skip the naive Faust baseline")
     stream.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    _topology_arguments(stream)
     stream.set_defaults(func=cmd_bench_stream)
 
     vehicles = bench_sub.add_parser(
@@ -116,14 +119,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="keep the generated events.jsonl/truth.json here (reused when present)",
     )
     season.add_argument("--no-check", action="store_true", help="skip the checker")
-    season.add_argument(
-        "--workers", type=int, default=1, help="workers in the consumer group (default 1)"
-    )
-    season.add_argument(
-        "--reconciler-process",
-        action="store_true",
-        help="the reconciler in a worker of its own (TARIQ_WORKER_ROLES); the others ingest",
-    )
+    _topology_arguments(season)
     season.add_argument(
         "--out",
         type=Path,
@@ -154,3 +150,15 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     eta.add_argument("--flights", type=int, default=None)
     eta.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
     eta.set_defaults(func=cmd_bench_eta)
+
+
+def _topology_arguments(parser: argparse.ArgumentParser) -> None:
+    """How many workers run our stack, and whether one of them only reconciles."""
+    parser.add_argument(
+        "--workers", type=int, default=1, help="workers in the consumer group (default 1)"
+    )
+    parser.add_argument(
+        "--reconciler-process",
+        action="store_true",
+        help="the reconciler in a worker of its own (TARIQ_WORKER_ROLES); the others ingest",
+    )

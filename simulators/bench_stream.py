@@ -373,11 +373,20 @@ def run_stream_bench(
     seed: int = 1,
     faust: bool = True,
     naive: bool = True,
+    workers: int = 1,
+    reconciler_process: bool = False,
 ) -> dict[str, Any]:
     print(f"generating the head of a simulated day ({events:,} lines) …", file=sys.stderr)
     lines = day_head(events, seed)
-    result: dict[str, Any] = {"events": events, "source": f"simulated day, seed {seed}, head"}
-    with running_stack(label="bench") as stack:
+    result: dict[str, Any] = {
+        "events": events,
+        "source": f"simulated day, seed {seed}, head",
+        "workers": workers,
+        "reconciler_process": reconciler_process,
+    }
+    with running_stack(
+        label="bench", workers=workers, reconciler_process=reconciler_process
+    ) as stack:
         print("direct ingest: throughput …", file=sys.stderr, flush=True)
         result["throughput"] = asyncio.run(measure_throughput(stack, lines))
         print("direct ingest: latency …", file=sys.stderr, flush=True)
@@ -420,7 +429,10 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     tp = result["throughput"]
     lat = result["latency"]
     out = [
-        f"throughput ({tp['events']:,} lines of a simulated day, direct ingest): "
+        f"throughput ({tp['events']:,} lines of a simulated day, direct ingest, "
+        f"{result.get('workers', 1)} worker(s)"
+        + (" and a reconciling worker" if result.get("reconciler_process") else "")
+        + "): "
         f"{tp['events_per_second']:,} events/s end to end ({tp['seconds']} s; producing took "
         f"{tp['send_seconds']} s); judged {tp['judged_after_counted_seconds']} s after counted "
         f"(reconciler pending max {tp['reconciler_pending_max']:,})",
