@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from tariq.services.replay import event_time_span, replay
 from tests.e2e.conftest import ARTIFACTS
 from tests.support.infra import Infra
 from tests.support.service import Api, RunningService, wait_until
-from tests.support.simulated import caught_up, simulate
+from tests.support.simulated import caught_up, check_against_truth, simulate
 
 pytestmark = pytest.mark.e2e
 
@@ -147,23 +145,7 @@ async def test_faults_during_a_replay_leave_everything_exact(
             await sending
             await caught_up(api, lines, timeout=300)
 
-        check = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tariq.cli",
-                "simulate",
-                "check",
-                str(truth_file),
-                "--url",
-                service.base_url,
-                "--token",
-                token,
-            ],
-            capture_output=True,
-            text=True,
-            env=service.env,
-        )
+        check = check_against_truth(truth_file, service.base_url, token, service.env)
         print(check.stdout[-3000:])
         assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
         assert "precision 1.0000, recall 1.0000" in check.stdout

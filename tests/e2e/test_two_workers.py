@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from tariq.config import load_settings
 from tariq.services.replay import replay
 from tests.support.infra import Isolated
 from tests.support.service import Api, RunningService, wait_until
-from tests.support.simulated import caught_up, simulate
+from tests.support.simulated import caught_up, check_against_truth, simulate
 
 pytestmark = pytest.mark.e2e
 
@@ -59,23 +57,7 @@ async def test_sigkill_one_of_two_workers_mid_replay_leaves_state_and_alerts_exa
     await sending
     await caught_up(api, lines, timeout=300)
 
-    check = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tariq.cli",
-            "simulate",
-            "check",
-            str(truth_file),
-            "--url",
-            service.base_url,
-            "--token",
-            api.token,
-        ],
-        capture_output=True,
-        text=True,
-        env=service.env,
-    )
+    check = check_against_truth(truth_file, service.base_url, api.token, service.env)
     print(check.stdout[-3000:])
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
     assert "precision 1.0000, recall 1.0000" in check.stdout

@@ -5,8 +5,6 @@ that must be open, judged by the reconciling worker alone."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from tariq.config import load_settings
 from tariq.services.replay import replay
 from tests.support.infra import Isolated
 from tests.support.service import Api, RunningService
-from tests.support.simulated import caught_up, simulate
+from tests.support.simulated import caught_up, check_against_truth, simulate
 
 pytestmark = pytest.mark.e2e
 
@@ -65,22 +63,8 @@ async def test_an_ingesting_and_a_reconciling_worker_leave_state_and_alerts_exac
     assert partitions == [0, 1, 2, 3]
     assert sorted(len(w["partitions"]) for w in health["workers"]) == [0, 4]
 
-    check = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tariq.cli",
-            "simulate",
-            "check",
-            str(truth_file),
-            "--url",
-            split_service.base_url,
-            "--token",
-            split_api.token,
-        ],
-        capture_output=True,
-        text=True,
-        env=split_service.env,
+    check = check_against_truth(
+        truth_file, split_service.base_url, split_api.token, split_service.env
     )
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
     assert "precision 1.0000, recall 1.0000" in check.stdout

@@ -65,3 +65,27 @@ async def caught_up(api: Api, inputs: int, *, timeout: float) -> None:
     await wait_until(done, timeout=timeout, what=f"{inputs} inputs processed and judged")
     await input_drained(api, timeout=timeout)
     await wait_until(done, timeout=timeout, what=f"{inputs} inputs processed and judged")
+
+
+def check_against_truth(
+    truth_file: Path, base_url: str, token: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`tariq simulate check`: the running service's bags and open alerts against the
+    scenario's ground truth (its output says `precision 1.0000, recall 1.0000` when exact)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tariq.cli",
+            "simulate",
+            "check",
+            str(truth_file),
+            "--url",
+            base_url,
+            "--token",
+            token,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
