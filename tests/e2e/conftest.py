@@ -31,8 +31,12 @@ def space(infra: Infra, request: pytest.FixtureRequest) -> Iterator[Isolated]:
 
 @pytest.fixture
 def service(space: Isolated, request: pytest.FixtureRequest) -> Iterator[RunningService]:
+    """The service: one worker, or with `@pytest.mark.workers("ingest", "reconcile")` one
+    worker per TARIQ_WORKER_ROLES value given; and the web server."""
     running = RunningService(space.env, ARTIFACTS / "logs" / request.node.name)
-    running.start_worker()
+    marker = request.node.get_closest_marker("workers")
+    for roles in marker.args if marker else (None,):
+        running.start_worker(roles=roles)
     running.start_web()
     try:
         yield running

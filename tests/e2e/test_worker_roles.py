@@ -5,10 +5,8 @@ that must be open, judged by the reconciling worker alone."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tariq.config import load_settings
@@ -19,30 +17,11 @@ from tests.support.simulated import caught_up, check_against_truth, simulate
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
-
-@pytest.fixture
-def split_service(space: Isolated, request: pytest.FixtureRequest) -> Iterator[RunningService]:
-    running = RunningService(space.env, ARTIFACTS / "logs" / request.node.name)
-    running.start_worker(roles="ingest")
-    running.start_worker(roles="reconcile")
-    running.start_web()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-async def split_api(split_service: RunningService) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession() as session:
-        yield Api(session, split_service.base_url, split_service.token("operator"))
-
-
+@pytest.mark.workers("ingest", "reconcile")
 async def test_an_ingesting_and_a_reconciling_worker_leave_state_and_alerts_exact(
-    split_api: Api,
-    split_service: RunningService,
+    api: Api,
+    service: RunningService,
     space: Isolated,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -54,17 +33,15 @@ async def test_an_ingesting_and_a_reconciling_worker_leave_state_and_alerts_exac
     for key, value in space.env.items():
         monkeypatch.setenv(key, value)
     await replay(load_settings(), events_file, progress=False)
-    await caught_up(split_api, lines, timeout=300)
+    await caught_up(api, lines, timeout=300)
 
     # The input partitions are all the ingesting worker's; the reconciling one reads none.
-    status, health = await split_api.get("/health")
+    status, health = await api.get("/health")
     assert status == 200, health
     partitions = sorted(p for w in health["workers"] for p in w["partitions"])
     assert partitions == [0, 1, 2, 3]
     assert sorted(len(w["partitions"]) for w in health["workers"]) == [0, 4]
 
-    check = check_against_truth(
-        truth_file, split_service.base_url, split_api.token, split_service.env
-    )
+    check = check_against_truth(truth_file, service.base_url, api.token, service.env)
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
     assert "precision 1.0000, recall 1.0000" in check.stdout
