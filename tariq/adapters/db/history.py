@@ -43,8 +43,13 @@ async def save_bag_histories(
     """Replace these bags' spans and steps with their histories."""
     if not tags:
         return
-    await conn.execute("DELETE FROM alert_spans WHERE tag = ANY($1::text[])", list(tags))
-    await conn.execute("DELETE FROM bag_steps WHERE tag = ANY($1::text[])", list(tags))
+    # A join, not `tag = ANY($1)`: while the tables grow faster than their statistics the
+    # planner scanned them whole (110 ms a call on the day bench, pg_stat_statements).
+    for table in ("alert_spans", "bag_steps"):
+        await conn.execute(
+            f"DELETE FROM {table} t USING unnest($1::text[]) k(tag) WHERE t.tag = k.tag",
+            list(tags),
+        )
     spans = [(h.tag, s) for h in histories for s in h.spans]
     if spans:
         await conn.execute(
