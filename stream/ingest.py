@@ -118,6 +118,15 @@ POISON: tuple[type[BaseException], ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A batch's place among the batches in flight: `ahead` is set once the batch handed
+    over before it locked its entities; `locked`, once this one did (or gave up)."""
+
+    ahead: asyncio.Event | None
+    locked: asyncio.Event
+
+
 class BatchProcessor:
     def __init__(
         self,
@@ -134,6 +143,8 @@ class BatchProcessor:
         # Set when a batch committed but Redis could not be told: the worker re-syncs the
         # mirror from PostgreSQL once Redis answers (stream/app.py).
         self.mirror_stale = False
+        # Set once the batch handed over last has locked its entities (`_process`).
+        self._last_locked: asyncio.Event | None = None
 
     async def process(
         self,
@@ -146,9 +157,28 @@ class BatchProcessor:
 
         `progress` says, per scope, where the batch leaves its input partition (the
         consumer's lag after it); it is recorded with the counters, for the reconciler's
-        judge clock (tariq/domain/watermark.py). Split, it goes with the second half."""
+        judge clock (tariq/domain/watermark.py). Split, it goes with the second half.
+
+        Batches in flight lock their entities in the order they were handed over: a later
+        batch that locked a bag first would commit its later scans before the earlier
+        batch's coding, and the reconciler would see, for a moment, a bag scanned and not
+        coded (an `unknown_tag` raised and resolved again: 934 of them on the day bench
+        when batches varied in size)."""
+        turn = _Turn(self._last_locked, asyncio.Event())
+        self._last_locked = turn.locked
         try:
-            return await self._retried(records, progress or {})
+            return await self._isolating(records, progress or {}, turn)
+        finally:
+            turn.locked.set()
+
+    async def _isolating(
+        self,
+        records: Sequence[InputRecord],
+        progress: Mapping[str, PartitionProgress],
+        turn: _Turn | None = None,
+    ) -> BatchOutcome:
+        try:
+            return await self._retried(records, progress, turn)
         except POISON as exc:
             if len(records) == 1:
                 return await self._reject(records[0], exc)
@@ -157,9 +187,11 @@ class BatchProcessor:
                 len(records),
                 type(exc).__name__,
             )
+        if turn is not None:
+            turn.locked.set()  # its halves go in their own time: the batch went wrong
         middle = len(records) // 2
-        first = await self.process(records[:middle])
-        second = await self.process(records[middle:], progress)
+        first = await self._isolating(records[:middle], {})
+        second = await self._isolating(records[middle:], progress)
         return BatchOutcome(
             first.processed + second.processed,
             first.duplicates + second.duplicates,
@@ -182,7 +214,10 @@ class BatchProcessor:
         return BatchOutcome(0, 0, len(new), 0)
 
     async def _retried(
-        self, records: Sequence[InputRecord], progress: Mapping[str, PartitionProgress]
+        self,
+        records: Sequence[InputRecord],
+        progress: Mapping[str, PartitionProgress],
+        turn: _Turn | None = None,
     ) -> BatchOutcome:
         """While PostgreSQL or the broker is down, the batch waits and is run again (nothing
         is committed, its offsets neither); run again after a commit, it changes nothing (the
@@ -192,7 +227,7 @@ class BatchProcessor:
         for attempt in range(1, RETRIES + 1):
             try:
                 return await retry_while_down(
-                    lambda: self._process(records, progress), self.outages
+                    lambda: self._process(records, progress, turn), self.outages
                 )
             except (
                 asyncpg.DeadlockDetectedError,
@@ -217,7 +252,10 @@ class BatchProcessor:
             self.outages.failed(REDIS, exc)
 
     async def _process(
-        self, records: Sequence[InputRecord], progress: Mapping[str, PartitionProgress]
+        self,
+        records: Sequence[InputRecord],
+        progress: Mapping[str, PartitionProgress],
+        turn: _Turn | None = None,
     ) -> BatchOutcome:
         started = time.perf_counter()
         decoded = decode_batch(records)
@@ -243,6 +281,10 @@ class BatchProcessor:
         # watermark.py), whose counters rows it updates too.
         scopes = {r.scope for r in records} | set(progress)
         pii_key = await self.pii_key()
+        if turn is not None and turn.ahead is not None:
+            # Before this batch holds anything in PostgreSQL, so the batch ahead never
+            # waits for it there while it waits here.
+            await turn.ahead.wait()
 
         async with self.pool.acquire() as conn, conn.transaction():
             await staging.prepare(conn)
@@ -256,6 +298,8 @@ class BatchProcessor:
             await store.lock_entities(
                 conn, [f"{kind}:{key}" for kind, keys in touched.items() for key in keys]
             )
+            if turn is not None:
+                turn.locked.set()
             loaded = {
                 kind: await states.load(conn, TABLES[kind], sorted(keys))
                 for kind, keys in touched.items()
@@ -279,20 +323,7 @@ class BatchProcessor:
                 conn, sorted({b.pilgrim_id for b in folded.changed["bag"].values() if b.pilgrim_id})
             )
 
-            changes = {s: store.ScopeChange(progress=progress.get(s)) for s in scopes}
-            for a in fresh:
-                change = changes[a.record.scope]
-                if a.record.parent_event_id is None:
-                    change.processed += 1
-                if change.clock is None or a.event.occurred_at > change.clock:
-                    change.clock = a.event.occurred_at
-                if change.first is None or a.event.occurred_at < change.first:
-                    change.first = a.event.occurred_at
-            for a in true_duplicates:
-                if a.record.parent_event_id is None:
-                    changes[a.record.scope].duplicates += 1
-            for d in new_dead:
-                changes[d.scope].rejected += 1
+            changes = scope_changes(scopes, progress, fresh, true_duplicates, new_dead)
             # Last, and held only until commit: the counter rows of the batch's partitions,
             # so their versions grow in commit order while batches otherwise overlap.
             await store.lock_scopes(conn, sorted(scopes))
@@ -321,6 +352,31 @@ class BatchProcessor:
             async with self.pool.acquire() as conn:
                 self._pii_key = await store.pii_key(conn, pii_key_setting())
         return self._pii_key
+
+
+def scope_changes(
+    scopes: set[str],
+    progress: Mapping[str, PartitionProgress],
+    fresh: Sequence[Accepted],
+    duplicates: Sequence[Accepted],
+    dead: Sequence[DeadLetter],
+) -> dict[str, store.ScopeChange]:
+    """What a batch adds to each partition's counters (derived events are not input)."""
+    changes = {s: store.ScopeChange(progress=progress.get(s)) for s in scopes}
+    for a in fresh:
+        change = changes[a.record.scope]
+        if a.record.parent_event_id is None:
+            change.processed += 1
+        if change.clock is None or a.event.occurred_at > change.clock:
+            change.clock = a.event.occurred_at
+        if change.first is None or a.event.occurred_at < change.first:
+            change.first = a.event.occurred_at
+    for a in duplicates:
+        if a.record.parent_event_id is None:
+            changes[a.record.scope].duplicates += 1
+    for d in dead:
+        changes[d.scope].rejected += 1
+    return changes
 
 
 def delivery_notices(fresh: Sequence[Accepted], bags: dict[str, Any]) -> list[Notice]:

@@ -102,3 +102,58 @@ async def test_flow_by_airport_kept_per_flight_equals_counting_the_bags(
     finally:
         await live.close()
         await pool.close()
+
+
+async def test_batches_in_flight_lock_a_bag_in_the_order_they_were_handed_over(
+    database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large batch holding a bag's coding, then a one-event batch holding its next scan:
+    the small one must not lock (and commit) the bag first, or the reconciler would see
+    the bag scanned and not coded and raise an `unknown_tag` to resolve it again."""
+    from tariq.adapters.db import store
+
+    tag = "0065999999"
+    coded = {
+        "event_id": "coded",
+        "type": "bag.coded",
+        "occurred_at": "2026-05-18T03:00:00Z",
+        "tag": tag,
+        "pilgrim_id": "P1",
+        "flight_id": "GA-980-2026-05-18",
+        "hotel_id": "H1",
+    }
+    later_scan = {
+        "event_id": "later",
+        "type": "bag.scanned",
+        "occurred_at": "2026-05-18T05:00:00Z",
+        "tag": tag,
+        "checkpoint": "loaded",
+        "location": "CGK",
+    }
+    large = [orjson.dumps(coded), *(scan(n) for n in range(3000))]
+    small = [orjson.dumps(later_scan)]
+    locked: list[str] = []
+    lock_entities = store.lock_entities
+
+    async def recording(conn: object, keys: list[str]) -> None:
+        if f"bag:{tag}" in keys:
+            locked.append("large" if len(keys) > 1 else "small")
+        await lock_entities(conn, keys)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "lock_entities", recording)
+    pool = await create_pool(database_url, max_size=4)
+    await migrate(pool)
+    live = LiveMirror.from_url(redis_url, f"it-{uuid.uuid4().hex[:8]}:")
+    processor = BatchProcessor(pool, live, nothing)
+    try:
+        await asyncio.gather(
+            processor.process([InputRecord(v, "t", 0, k) for k, v in enumerate(large)]),
+            processor.process([InputRecord(small[0], "t", 0, len(large))]),
+        )
+        assert locked == ["large", "small"]
+        bag = await pool.fetchrow("SELECT coded_at, stage_rank FROM bags WHERE tag = $1", tag)
+        assert bag["coded_at"] is not None
+        assert STAGES[bag["stage_rank"]] == "loaded"
+    finally:
+        await live.close()
+        await pool.close()
