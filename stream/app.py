@@ -21,7 +21,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +34,12 @@ from stream.delivery import deliver_forever
 from stream.ingest import BatchProcessor
 from stream.reconciler import Reconciler
 from tariq.adapters.db import create_pool, migrate, spool, store
+from tariq.adapters.db.reconciler import scope_clocks
 from tariq.adapters.live import LiveMirror
 from tariq.adapters.outages import REDIS, OutageLog, dependency_down, retry_while_down
 from tariq.config import Settings
 from tariq.domain.events import rfc3339
+from tariq.domain.watermark import ScopeClock
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_S = 1.0
@@ -122,6 +124,16 @@ class Upkeep:
             **status,
             "down": self.outages.down,
         }
+
+
+def partition_clocks(pool: Any) -> Callable[[], Awaitable[list[ScopeClock]]]:
+    """Every input partition's clock and lag, for the consumer's event-time alignment."""
+
+    async def clocks() -> list[ScopeClock]:
+        async with pool.acquire() as conn:
+            return await scope_clocks(conn)
+
+    return clocks
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -215,7 +227,9 @@ def create_app(settings: Settings) -> faust.App:
         @app.task
         async def ingest_directly() -> None:
             await ready.wait()
-            consumer = IngestConsumer(settings, state["processor"].process, outages)
+            processor: BatchProcessor = state["processor"]
+            clocks = partition_clocks(processor.pool)
+            consumer = IngestConsumer(settings, processor.process, outages, clocks)
             state["consumer"] = consumer
             await consumer.run()
 

@@ -16,8 +16,9 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -27,7 +28,7 @@ from tariq.adapters.kafka import bootstrap_servers, source_topic
 from tariq.adapters.outages import BROKER, OutageLog, retry_while_down
 from tariq.config import Settings
 from tariq.domain.records import InputRecord
-from tariq.domain.watermark import PartitionProgress
+from tariq.domain.watermark import PartitionProgress, ScopeClock, ahead_of_watermark
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ VIA_HEADER = "tariq-via"
 Process = Callable[
     [Sequence[InputRecord], Mapping[str, PartitionProgress]], Coroutine[Any, Any, Any]
 ]
+# Every input partition's clock and lag as the batches left them (the counters).
+ScopeClocks = Callable[[], Awaitable[Sequence[ScopeClock]]]
+# How often a worker reads the partitions' clocks to pause or resume its own.
+ALIGN_EVERY_S: Final = 0.2
 
 
 def to_record(message: Any, topic: str | None = None) -> InputRecord:
@@ -80,7 +85,11 @@ class _Drain(ConsumerRebalanceListener):
 
 class IngestConsumer:
     def __init__(
-        self, settings: Settings, process: Process, outages: OutageLog | None = None
+        self,
+        settings: Settings,
+        process: Process,
+        outages: OutageLog | None = None,
+        scope_clocks: ScopeClocks | None = None,
     ) -> None:
         kafka_url, _, _ = settings.require_urls()
         self.settings = settings
@@ -103,12 +112,16 @@ class IngestConsumer:
         self.in_flight = collections.deque()
         # Per partition, the next offset after the batches done (for the lag reports).
         self.done_to: dict[TopicPartition, int] = {}
+        # Event-time alignment (`_align`): off without the clocks or with a negative drift.
+        self.scope_clocks = scope_clocks if settings.align_drift_s >= 0 else None
+        self.next_align = 0.0
 
     async def run(self) -> None:
         self.consumer.subscribe([self.settings.events_topic], listener=_Drain(self))
         await retry_while_down(self.consumer.start, self.outages, plain=BROKER)
         try:
             while True:
+                await self._align()
                 fetched = await self.consumer.getmany(
                     timeout_ms=int(self.settings.batch_within_s * 1000) or 1,
                     max_records=self.settings.batch_size,
@@ -133,6 +146,34 @@ class IngestConsumer:
             with contextlib.suppress(Exception):
                 await self.drain()
             await self.consumer.stop()
+
+    async def _align(self) -> None:
+        """Pause the partitions that ran ahead in event time of the earliest lagging one
+        (`ahead_of_watermark`) and resume those no longer ahead, at most every
+        ALIGN_EVERY_S. Buffered records of a paused partition stay in the fetcher. Without
+        the clocks (PostgreSQL down) every partition reads: alignment only orders work."""
+        if self.scope_clocks is None:
+            return
+        now = asyncio.get_running_loop().time()
+        if now < self.next_align:
+            return
+        self.next_align = now + ALIGN_EVERY_S
+        assigned = self.consumer.assignment()
+        by_scope = {InputRecord(b"", tp.topic, tp.partition, 0).scope: tp for tp in assigned}
+        try:
+            clocks = await self.scope_clocks()
+        except Exception as exc:
+            log.debug("partition clocks unavailable (%s); reading every partition", exc)
+            clocks = []
+        drift = timedelta(seconds=self.settings.align_drift_s)
+        ahead = ahead_of_watermark(clocks, by_scope, drift, self.settings.thresholds.lag_stale_s)
+        pause = {by_scope[scope] for scope in ahead}
+        paused = self.consumer.paused() & assigned
+        if pause - paused:
+            self.consumer.pause(*(pause - paused))
+        if paused - pause:
+            self.consumer.resume(*(paused - pause))
+        stream_metrics.observe_paused(len(pause))
 
     def _progress(self, fetched: Mapping[TopicPartition, Any]) -> dict[str, PartitionProgress]:
         """Per scope, where this batch leaves each partition this worker reads: the next

@@ -71,6 +71,12 @@ LAG = Gauge(
     ["partition"],
     registry=REGISTRY,
 )
+PAUSED = Gauge(
+    "tariq_worker_paused_partitions",
+    "Input partitions this worker has paused because they ran ahead in event time of the "
+    "earliest lagging partition (event-time alignment, TARIQ_ALIGN_DRIFT_S)",
+    registry=REGISTRY,
+)
 ROUND_SECONDS = Histogram(
     "tariq_reconciler_round_seconds",
     "Duration of a reconciler round (only the leader runs rounds)",
@@ -145,6 +151,10 @@ def observe_lag(consumer: Any, next_offsets: dict[Any, int]) -> None:
         high = consumer.highwater(tp)
         if high is not None:
             LAG.labels(str(tp.partition)).set(max(0, high - position))
+
+
+def observe_paused(partitions: int) -> None:
+    PAUSED.set(partitions)
 
 
 def observe_round(marks: int, seconds: float) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +73,22 @@ def judge_clock(
     if previous is not None and previous > candidate:
         return previous
     return candidate
+
+
+def ahead_of_watermark(
+    scopes: Iterable[ScopeClock], own: Iterable[str], drift: timedelta, stale_after_s: float
+) -> set[str]:
+    """Which of this worker's scopes (`own`) to pause: those whose clock is more than
+    `drift` past the earliest clock among the scopes that hold the judge clock back
+    (`holds_back`). Deadline rules wait for that earliest clock anyway; reading further
+    ahead only makes facts from one partition meet facts from another out of order (an
+    alert raised and resolved again), so a worker that runs ahead waits, as Flink's
+    watermark alignment does. The earliest scope is never paused, so it always advances;
+    a dead consumer's lag goes stale and releases the others after `stale_after_s`."""
+    listed = list(scopes)
+    behind = [s.clock for s in listed if holds_back(s, stale_after_s) and s.clock is not None]
+    if not behind:
+        return set()
+    limit = min(behind) + drift
+    mine = set(own)
+    return {s.scope for s in listed if s.scope in mine and s.clock is not None and s.clock > limit}

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from routing.geo import offset
 from tariq.config import AlertThresholds
 from tariq.domain.alerts import FIXES_BEFORE, Fix, fixes_from, judge_stall
-from tariq.domain.watermark import PartitionProgress, ScopeClock, judge_clock
+from tariq.domain.watermark import PartitionProgress, ScopeClock, ahead_of_watermark, judge_clock
 
 T0 = datetime(2026, 5, 18, 8, 0, tzinfo=UTC)
 STALE = 60.0
@@ -141,3 +141,64 @@ def test_the_fixes_read_judge_a_stall_as_all_fixes_would(
     if not everything[0]:
         assert partial == everything  # and the stall time to look again at is exact
     assert fixes_from(None, None, TH) is None
+
+
+DRIFT = timedelta(minutes=30)
+
+
+def test_alignment_pauses_own_partitions_past_the_earliest_lagging_one() -> None:
+    scopes = [scope("p0", 10, lag=500), scope("p1", 50, lag=900), scope("p2", 35, lag=10)]
+    # p1 is 40 minutes past p0 (limit 10 + 30): paused; p2 (35) is within the drift.
+    assert ahead_of_watermark(scopes, {"p1", "p2"}, DRIFT, STALE) == {"p1"}
+    # Only this worker's own partitions are paused, never the earliest one.
+    assert ahead_of_watermark(scopes, {"p0"}, DRIFT, STALE) == set()
+    assert ahead_of_watermark(scopes, {"p0", "p1", "p2"}, timedelta(0), STALE) == {"p1", "p2"}
+
+
+def test_alignment_waits_only_for_partitions_that_hold_the_clock_back() -> None:
+    # Caught up, stale or never measured: nothing to wait for.
+    assert (
+        ahead_of_watermark([scope("p0", 10), scope("p1", 50, lag=9)], {"p1"}, DRIFT, STALE) == set()
+    )
+    stale = [scope("p0", 10, lag=500, age=STALE + 1), scope("p1", 50, lag=9)]
+    assert ahead_of_watermark(stale, {"p1"}, DRIFT, STALE) == set()
+    unmeasured = [ScopeClock("p0", t(10), 5, None), scope("p1", 50, lag=9)]
+    assert ahead_of_watermark(unmeasured, {"p1"}, DRIFT, STALE) == set()
+    # A lagging partition with no event time yet gives no bound to wait for.
+    assert (
+        ahead_of_watermark([scope("p0", None, lag=5), scope("p1", 50)], {"p1"}, DRIFT, STALE)
+        == set()
+    )
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 600)),
+            st.one_of(st.none(), st.integers(0, 1000)),
+            st.floats(0, 2 * STALE),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(0, 120),
+)
+@settings(max_examples=300)
+def test_alignment_never_pauses_the_partition_the_clock_waits_for(
+    rows: list[tuple[int | None, int | None, float]], drift_min: int
+) -> None:
+    """Whatever the partitions report, the earliest lagging partition keeps reading (so
+    the watermark advances), and a paused partition is past it by more than the drift."""
+    scopes = [scope(f"p{i}", m, lag, age) for i, (m, lag, age) in enumerate(rows)]
+    names = {s.scope for s in scopes}
+    drift = timedelta(minutes=drift_min)
+    paused = ahead_of_watermark(scopes, names, drift, STALE)
+    behind = [s for s in scopes if s.lag and s.lag_age_s <= STALE and s.clock is not None]
+    if not behind:
+        assert paused == set()
+        return
+    earliest = min(s.clock for s in behind if s.clock is not None)
+    assert all(s.scope not in paused for s in behind if s.clock == earliest)
+    assert all(
+        s.clock is not None and s.clock > earliest + drift for s in scopes if s.scope in paused
+    )
