@@ -157,3 +157,50 @@ async def test_batches_in_flight_lock_a_bag_in_the_order_they_were_handed_over(
     finally:
         await live.close()
         await pool.close()
+
+
+async def test_batches_in_flight_commit_a_partitions_clock_in_the_order_they_were_handed_over(
+    database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large batch, then a one-event batch of the same partition later in event time and
+    with other entities: the small one must not commit first, or the partition's clock (and
+    the reconciler's judge clock with it) would pass the large batch's events while they are
+    uncommitted: a bag's loaded scan unseen at its flight's departure, a `left_behind`
+    raised and resolved again."""
+    from tariq.adapters.db import store
+
+    run = uuid.uuid4().hex[:8]
+    large = [orjson.dumps({**orjson.loads(scan(n)), "event_id": f"{run}-{n}"}) for n in range(3000)]
+    small = orjson.dumps(
+        {
+            "event_id": f"{run}-much-later",
+            "type": "flight.departed",
+            "occurred_at": "2026-05-18T09:00:00Z",
+            "flight_id": "SV-1-2026-05-18",
+        }
+    )
+    clocks_seen: list[int] = []
+    lock_scopes = store.lock_scopes
+
+    async def recording(conn: object, scopes: list[str]) -> None:
+        await lock_scopes(conn, scopes)  # type: ignore[arg-type]
+        # What this batch sees committed once it holds the partition's counters row.
+        clocks_seen.append(await conn.fetchval("SELECT count(*) FROM journal"))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(store, "lock_scopes", recording)
+    pool = await create_pool(database_url, max_size=4)
+    await migrate(pool)
+    live = LiveMirror.from_url(redis_url, f"it-{uuid.uuid4().hex[:8]}:")
+    processor = BatchProcessor(pool, live, nothing)
+    before = await pool.fetchval("SELECT count(*) FROM journal")
+    try:
+        await asyncio.gather(
+            processor.process([InputRecord(v, "t", 1, k) for k, v in enumerate(large)]),
+            processor.process([InputRecord(small, "t", 1, len(large))]),
+        )
+        # The large batch took the row first (seeing its own events only), and the small
+        # one found it committed.
+        assert [n - before for n in clocks_seen] == [len(large), len(large) + 1]
+    finally:
+        await live.close()
+        await pool.close()
