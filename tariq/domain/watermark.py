@@ -7,7 +7,14 @@ and how far its consumer was behind the partition's end after that batch. While 
 partitions lag, deadline rules are judged against the earliest of their clocks (a low
 watermark): events already waiting there could still prevent an alert.
 
-- A partition with no backlog (idle, or caught up) does not hold the clock back.
+- A partition with no backlog (idle, or caught up) does not hold the clock back, except
+  while another partition has one: then its own clock bounds the judge clock too. The
+  input is being caught up with (a replay, a worker back after an outage), and a
+  partition that has read all it knew of was only faster than its producer: its end was
+  as of its latest fetch. On the day bench one worker's partitions reported no lag at
+  18:53 of event time while the producer was still writing them, the other worker's
+  lagged at 22:13, and 949 bags whose loaded scans (18:58) were still unread were judged
+  `left_behind` at 22:13, to be resolved a round later.
 - A lag is trusted only while fresh: a partition whose lag was not refreshed for
   `stale_after_s` of wall time (its worker died and no other took it over yet) no longer
   holds the clock back, so a dead consumer cannot stop the deadline rules for ever.
@@ -55,21 +62,37 @@ def holds_back(scope: ScopeClock, stale_after_s: float) -> bool:
     return scope.lag_age_s is not None and scope.lag_age_s <= stale_after_s
 
 
+def caught_up(scope: ScopeClock, stale_after_s: float) -> bool:
+    """Whether this input partition had read to its end as its consumer last knew it,
+    recently (a fresh report)."""
+    if scope.lag is None or scope.lag > 0:
+        return False
+    return scope.lag_age_s is not None and scope.lag_age_s <= stale_after_s
+
+
 def judge_clock(
     scopes: Iterable[ScopeClock], previous: datetime | None, stale_after_s: float
 ) -> datetime | None:
-    """The clock for deadline rules: min(clocks of the lagging scopes, latest clock), never
-    earlier than the previous judge clock."""
+    """The clock for deadline rules: min(clocks of the lagging scopes, latest clock) (and,
+    while some scope lags, of the caught-up ones too), never earlier than the previous judge
+    clock."""
     listed = list(scopes)
     latest = max((s.clock for s in listed if s.clock is not None), default=None)
     if latest is None:
         return previous
     candidate = latest
+    lagging = False
     for scope in listed:
         if holds_back(scope, stale_after_s):
             if scope.clock is None:
                 return previous
             candidate = min(candidate, scope.clock)
+            lagging = True
+    if lagging:
+        # Caught up only as far as its latest fetch knew (see above).
+        for scope in listed:
+            if caught_up(scope, stale_after_s) and scope.clock is not None:
+                candidate = min(candidate, scope.clock)
     if previous is not None and previous > candidate:
         return previous
     return candidate

@@ -35,9 +35,31 @@ def test_with_no_backlog_the_clock_is_the_latest_event_time() -> None:
 def test_a_lagging_partition_holds_the_clock_at_its_own() -> None:
     scopes = [scope("p0", 10, lag=500), scope("p1", 50), scope("p2", 30, lag=2)]
     assert judge_clock(scopes, None, STALE) == t(10)
-    # Caught up (lag 0): it no longer holds anything back.
+    # Caught up (lag 0) while another still lags: its clock still bounds the judge clock,
+    # since its producer may have written more since its latest fetch.
     scopes[0] = scope("p0", 12, lag=0)
-    assert judge_clock(scopes, t(10), STALE) == t(30)
+    assert judge_clock(scopes, t(10), STALE) == t(12)
+    # Nothing lags any more: the latest event time.
+    scopes[2] = scope("p2", 30, lag=0)
+    assert judge_clock(scopes, t(12), STALE) == t(50)
+
+
+def test_a_caught_up_partition_bounds_the_clock_only_while_another_lags() -> None:
+    """The day bench: one worker's partitions read all they knew of (18:53) while the
+    producer was still writing; the other's lagged at 22:13. Judged at 22:13, bags whose
+    loaded scans (18:58) were unread came out `left_behind`."""
+    scopes = [
+        scope("p0", 23 * 60, lag=7758),
+        scope("p1", 18 * 60 + 53),
+        scope("p2", 22 * 60 + 13, lag=8806),
+        scope("p3", 18 * 60 + 53),
+    ]
+    assert judge_clock(scopes, None, STALE) == t(18 * 60 + 53)
+    # A caught-up report gone stale (its worker died), or one without event time, does
+    # not bound it.
+    scopes[1] = scope("p1", 60, age=STALE + 1)
+    scopes[3] = scope("p3", None)
+    assert judge_clock(scopes, None, STALE) == t(22 * 60 + 13)
 
 
 def test_a_lag_not_refreshed_for_long_is_ignored() -> None:
@@ -91,8 +113,10 @@ def test_judge_clock_properties(
     if not lagging and latest is not None:
         # Nothing waiting: the latest event time, as before (or the previous, if later).
         assert clock == max(latest, previous) if previous else clock == latest
-    for s in lagging:
-        # A fresh backlog is never outrun, unless the clock had already passed it.
+    caught_up = [s for s in scopes if s.lag is not None and s.lag <= 0 and s.lag_age_s <= STALE]
+    for s in lagging + (caught_up if lagging else []):
+        # A fresh backlog is never outrun, unless the clock had already passed it; nor,
+        # while there is one, a partition that read only as far as it knew.
         if s.clock is not None and clock is not None and clock > s.clock:
             assert previous is not None and clock == previous
 
