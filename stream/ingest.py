@@ -176,8 +176,8 @@ class BatchProcessor:
         when batches varied in size). They also lock their partitions' counter rows in that
         order, so they commit in it: a later batch committing first would move a
         partition's clock past events still uncommitted in the earlier one, and the judge
-        clock with it (a bag's loaded scan unseen at its flight's departure: a
-        `left_behind` raised and resolved again, up to 1,451 on the day bench)."""
+        clock with it (a bag's loaded scan unseen at its flight's departure would make a
+        `left_behind` raised and resolved again)."""
         turn = _Turn(self._last_locked, asyncio.Event(), self._last_counted, asyncio.Event())
         self._last_locked, self._last_counted = turn.locked, turn.counted
         try:
