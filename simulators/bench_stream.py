@@ -30,6 +30,7 @@ import orjson
 from tqdm import tqdm
 
 from simulators.check import churn_line, fetch_alert_churn, open_alerts_in
+from simulators.http_load import HttpError, LeanClient
 from simulators.stack import (
     Sampler,
     Stack,
@@ -169,8 +170,11 @@ async def measure_latency(stack: Stack, rate: float, seconds: float) -> dict[str
     latencies: list[float] = []
     post_s: list[float] = []
     failures = 0
+    # The POSTs go through the lean client: aiohttp's cost the load generator as much CPU
+    # as the web tier it measures, on the same two cores (simulators/http_load.py).
+    client = LeanClient(stack.base, {**stack.headers, "Content-Type": "application/json"})
     async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session,
+        aiohttp.ClientSession() as session,
         session.ws_connect(stack.ws_url, max_msg_size=0) as ws,
     ):
         await ws.receive_json()  # snapshot
@@ -191,11 +195,12 @@ async def measure_latency(stack: Stack, rate: float, seconds: float) -> dict[str
         async def post(tag: str, body: bytes) -> None:
             nonlocal failures
             sent_at[tag] = t0 = time.perf_counter()
-            async with session.post(
-                f"{stack.base}/api/events", data=body, headers=stack.headers
-            ) as r:
-                if r.status != 202:
-                    failures += 1
+            try:
+                status = await client.post("/api/events", body)
+            except (OSError, HttpError):
+                status = 0
+            if status != 202:
+                failures += 1
             post_s.append(time.perf_counter() - t0)
 
         start = time.perf_counter()
@@ -231,6 +236,7 @@ async def measure_latency(stack: Stack, rate: float, seconds: float) -> dict[str
                     bar.update(k - bar.n)
         achieved = total / (time.perf_counter() - start)
         await asyncio.gather(*in_flight)
+        client.close()
         try:
             await asyncio.wait_for(listener, timeout=30)
         except TimeoutError:
