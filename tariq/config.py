@@ -85,7 +85,11 @@ class Settings:
     # Up to 5,000 events a batch: the day bench ran at ~14.5k events/s against ~12k with
     # 2,000 (fewer statements and entity upserts per event); 10,000 gained nothing more.
     batch_size: int = 5000
-    batch_within_s: float = 0.02
+    # A batch that is not full starts no sooner than this after the one before (stream/
+    # consumer.py `_fetch`): at 2,000 single-event POSTs a second, batches of two or three
+    # events saturated both cores (event → websocket p99 12 s); a 20 ms window gave p99
+    # 0.6 s, 50 ms 0.24–0.28 s, 100 ms 0.38 s (docs/benchmarks.md).
+    batch_within_s: float = 0.05
     # Batches in flight per worker: one in PostgreSQL while the next is decoded and folded.
     concurrency: int = 2
     # Event-time alignment (TARIQ_ALIGN_DRIFT_S): while some input partitions lag, a worker
@@ -196,7 +200,7 @@ def load_settings() -> Settings:
         replication_factor=_env_int("REPLICATION_FACTOR", 1),
         fetch_wait_ms=_env_int("FETCH_WAIT_MS", 10),
         batch_size=_env_int("BATCH_SIZE", 5000),
-        batch_within_s=_env_float("BATCH_WITHIN_S", 0.02),
+        batch_within_s=_env_float("BATCH_WITHIN_S", 0.05),
         concurrency=_env_int("CONCURRENCY", 2),
         align_drift_s=_env_float("ALIGN_DRIFT_S", -1.0),
         ingest=_env("INGEST") or "direct",

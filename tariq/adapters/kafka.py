@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -73,12 +74,92 @@ async def ensure_topics(settings: Settings) -> None:
         await admin.close()
 
 
+Messages = Sequence[tuple[bytes | None, bytes]]
+
+
+@dataclass(slots=True)
+class _Waiting:
+    items: Messages
+    done: asyncio.Future[None]
+
+
+class SharedSends:
+    """Group commit for many small concurrent `send_many` calls (the web intake's POSTs):
+    the calls that arrive while one group is being sent go out together as the next group,
+    in the order they came, through one call of `send`. Under the embedded broker that is
+    one spool INSERT, one produce and one spool UPDATE for the whole group instead of for
+    every POST. Each caller returns once its own messages are sent, or gets an error; when
+    a group fails, its callers are sent one by one, so one caller's bad message (too big
+    for a batch, say) fails only that caller."""
+
+    def __init__(self, send: Callable[[Messages], Awaitable[None]]) -> None:
+        self._send = send
+        self._waiting: list[_Waiting] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def send_many(self, items: Messages) -> None:
+        if not items:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(items, done))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        # Shielded: a caller that goes away must not cancel the others' group.
+        await asyncio.shield(done)
+
+    async def drain(self) -> None:
+        """Wait until every call made so far is settled."""
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.shield(self._flushing)
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self._send_group(group)
+            except BaseException:
+                for waiting in group:  # cancelled while sending: nobody is left hanging
+                    if not waiting.done.done():
+                        waiting.done.cancel()
+                raise
+
+    async def _send_group(self, group: list[_Waiting]) -> None:
+        try:
+            await self._send([item for waiting in group for item in waiting.items])
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0].done, exc)
+                return
+            # Sent again one by one; what the group call did place is a duplicate by
+            # event_id, which the workers count once.
+            for waiting in group:
+                try:
+                    await self._send(waiting.items)
+                except Exception as own:
+                    _settle(waiting.done, own)
+                else:
+                    _settle(waiting.done, None)
+            return
+        for waiting in group:
+            _settle(waiting.done, None)
+
+
+def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
 class EventProducer:
     """Sends events (already-encoded JSON) keyed so that a bag's events share a partition.
 
     With `spool` (a PostgreSQL pool), each batch is first kept in the accepted-events spool
     (migration 008), for a broker that forgets messages when it restarts (README
-    "Reliability"): `send_many` returns only once both have it."""
+    "Reliability"): `send_many` returns only once both have it. With `shared`, concurrent
+    `send_many` calls are sent together (`SharedSends`)."""
 
     def __init__(
         self,
@@ -87,10 +168,12 @@ class EventProducer:
         linger_ms: int = 1,
         via: str | None = None,
         spool: asyncpg.Pool | None = None,
+        shared: bool = False,
     ) -> None:
         kafka_url, _, _ = settings.require_urls()
         self.topic = settings.events_topic
         self.spool = spool
+        self._shared = SharedSends(self._send_now) if shared else None
         # `via`: a `tariq-via` header on every message (the web intake's "http"), so the
         # workers' metrics can tell HTTP input from producers writing onto the topic.
         self._headers = [("tariq-via", via.encode())] if via else None
@@ -111,14 +194,23 @@ class EventProducer:
         await self._producer.start()
 
     async def stop(self) -> None:
+        if self._shared is not None:
+            await self._shared.drain()
         await self._producer.stop()
 
-    async def send_many(self, items: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def send_many(self, items: Messages) -> None:
         """Send and wait until the broker (and the spool, if any) has every message."""
+        if self._shared is not None:
+            await self._shared.send_many(items)
+        else:
+            await self._send_now(items)
+
+    async def _send_now(self, items: Messages) -> None:
         ids = await spool.keep(self.spool, items) if self.spool is not None else []
         if not items:
             return
-        if len(items) >= BATCHED_FROM:
+        # A shared group is already a batch: built here, it need not linger for more.
+        if len(items) >= BATCHED_FROM or self._shared is not None:
             placed = await self._send_batched(items)
         else:
             futures = [
@@ -157,6 +249,10 @@ class EventProducer:
                     if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                         raise ValueError(f"a message of {len(value)} bytes exceeds a batch")
                 members.append(index)
+            if self._shared is not None:
+                # A shared group goes out at once: its callers wait on it, and the next
+                # group gathers meanwhile (the producer's linger would only add to both).
+                batch.close()
             future = await self._producer.send_batch(batch, self.topic, partition=partition)
             sent.append((future, partition, members))
         placed = [(0, 0)] * len(items)

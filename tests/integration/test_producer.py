@@ -106,3 +106,50 @@ def test_batched_send_places_messages_like_send_and_spools_their_offsets(
             assert messages[(int(partition), int(offset))][1] == row["value"].encode()
 
     asyncio.run(scenario())
+
+
+def test_shared_sends_place_every_concurrent_post_and_spool_where_each_went(
+    kafka_url: str, database_url: str
+) -> None:
+    """The web intake's producer (`shared=True`): many concurrent single-message calls go
+    out in groups, each message where the per-message `send` would put it, in each key's
+    order, and the spool records each copy's place."""
+
+    async def scenario() -> None:
+        settings = Settings(
+            kafka_url=kafka_url,
+            redis_url="redis://unused",
+            database_url=database_url,
+            namespace=f"shared{uuid.uuid4().hex[:8]}",
+        )
+        await ensure_topics(settings)
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+        assert pool is not None
+        await migrate(pool)
+        posts = [
+            [(f"BAG{k % 11:04d}".encode(), f'{{"event_id": "s{k}"}}'.encode())] for k in range(300)
+        ]
+        producer = EventProducer(settings, spool=pool, shared=True)
+        await producer.start()
+        try:
+            await asyncio.gather(*(producer.send_many(post) for post in posts))
+        finally:
+            await producer.stop()
+        sent = [message for post in posts for message in post]
+        messages = await _read_all(settings, len(sent))
+        assert sorted(messages.values()) == sorted(sent)
+        by_key: dict[bytes, list[tuple[int, int, bytes]]] = defaultdict(list)
+        for (partition, offset), (key, value) in messages.items():
+            by_key[key].append((partition, offset, value))
+        for key, placed in by_key.items():
+            assert len({p for p, _, _ in placed}) == 1, key
+            # Concurrent calls of one key were made in this order and grouped in it.
+            assert [v for _, _, v in sorted(placed)] == [v for k, v in sent if k == key]
+        rows = await pool.fetch("SELECT value, source_ref FROM accepted_spool ORDER BY id")
+        await pool.close()
+        assert len(rows) == len(sent)
+        for row in rows:
+            _, _topic, partition, offset = row["source_ref"].rsplit(":", 3)
+            assert messages[(int(partition), int(offset))][1] == row["value"].encode()
+
+    asyncio.run(scenario())

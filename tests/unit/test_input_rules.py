@@ -38,7 +38,7 @@ from tariq.domain.records import (
     seal_passport,
     seal_registrations,
 )
-from tariq.services.intake import MAX_EVENTS, TooManyEvents, split_body
+from tariq.services.intake import MAX_EVENTS, TooManyEvents, split_array, split_body
 from tariq.services.replay import read_lines
 
 AT = "2026-05-18T04:10:00Z"
@@ -368,6 +368,25 @@ def test_split_array_keeps_each_items_bytes() -> None:
     items = [raw(5), raw(0), b'"not an object"', b"[" * 300 + b"]" * 300]
     body = b"[ " + b" ,\n".join(items) + b" ]"
     assert split_body(body) == items
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.text(st.characters(exclude_categories=("Cs",)), max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text('abc"\\', max_size=4), inner)
+    ),
+    max_leaves=8,
+)
+
+
+@given(_JSON, st.sampled_from([b"", b" ", b"\n", b" \r\n\t"]))
+def test_a_one_item_array_splits_as_the_scan_splits_it(item: object, space: bytes) -> None:
+    """The one-item fast path (orjson) gives the scan's bytes exactly."""
+    body = b"[" + space + orjson.dumps(item) + space + b"]"
+    assert split_body(body) == split_array(body) == [orjson.dumps(item)]
 
 
 def test_split_json_lines() -> None:
