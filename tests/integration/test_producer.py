@@ -54,20 +54,26 @@ async def _read_all(
         await consumer.stop()
 
 
+async def _topic_and_spool(kafka_url: str, database_url: str) -> tuple[Settings, asyncpg.Pool]:
+    """A fresh topic, and a migrated database for the spool."""
+    settings = Settings(
+        kafka_url=kafka_url,
+        redis_url="redis://unused",
+        database_url=database_url,
+        namespace=f"prod{uuid.uuid4().hex[:8]}",
+    )
+    await ensure_topics(settings)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert pool is not None
+    await migrate(pool)
+    return settings, pool
+
+
 def test_batched_send_places_messages_like_send_and_spools_their_offsets(
     kafka_url: str, database_url: str
 ) -> None:
     async def scenario() -> None:
-        settings = Settings(
-            kafka_url=kafka_url,
-            redis_url="redis://unused",
-            database_url=database_url,
-            namespace=f"prod{uuid.uuid4().hex[:8]}",
-        )
-        await ensure_topics(settings)
-        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-        assert pool is not None
-        await migrate(pool)
+        settings, pool = await _topic_and_spool(kafka_url, database_url)
         # Many keys, each several times: about 1.6 MB a partition, more than one batch holds.
         pad = "x" * 10_000
         many = [
@@ -116,16 +122,7 @@ def test_shared_sends_place_every_concurrent_post_and_spool_where_each_went(
     order, and the spool records each copy's place."""
 
     async def scenario() -> None:
-        settings = Settings(
-            kafka_url=kafka_url,
-            redis_url="redis://unused",
-            database_url=database_url,
-            namespace=f"shared{uuid.uuid4().hex[:8]}",
-        )
-        await ensure_topics(settings)
-        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-        assert pool is not None
-        await migrate(pool)
+        settings, pool = await _topic_and_spool(kafka_url, database_url)
         posts = [
             [(f"BAG{k % 11:04d}".encode(), f'{{"event_id": "s{k}"}}'.encode())] for k in range(300)
         ]
