@@ -118,7 +118,9 @@ class SharedSends:
             try:
                 await self._send_group(group)
             except BaseException:
-                for waiting in group:  # cancelled while sending: nobody is left hanging
+                # Cancelled while sending: nobody is left hanging, this group or the next.
+                group, self._waiting = group + self._waiting, []
+                for waiting in group:
                     if not waiting.done.done():
                         waiting.done.cancel()
                 raise

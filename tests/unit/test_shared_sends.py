@@ -140,3 +140,16 @@ def test_every_caller_gets_the_outcome_of_its_own_messages(
 def _contains_run(sent: list[bytes], values: list[bytes]) -> bool:
     n = len(values)
     return any(sent[i : i + n] == values for i in range(len(sent) - n + 1))
+
+
+async def test_a_cancelled_send_cancels_its_callers_and_the_next_groups() -> None:
+    send = FakeSend()
+    shared = SharedSends(send)
+    sending = asyncio.create_task(shared.send_many(messages(b"a")))
+    await send.started.wait()
+    queued = asyncio.create_task(shared.send_many(messages(b"b")))
+    await asyncio.sleep(0)
+    assert shared._flushing is not None
+    shared._flushing.cancel()  # as at shutdown
+    results = await asyncio.gather(sending, queued, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)
