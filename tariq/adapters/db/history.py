@@ -24,14 +24,24 @@ from tariq.domain.alerts import Fix
 from tariq.domain.events import STAGES
 from tariq.domain.history import BagHistory
 
+# Reads by a list of tags are written as a LATERAL subquery per tag, fenced by OFFSET 0 so
+# the planner cannot flatten it into a join: a join's method follows the statistics, and
+# while the tables grow faster than autovacuum analyses them the planner chose to scan
+# them whole, first for `tag = ANY($1)` (110 ms a call on the day bench), then for the
+# join with `unnest` (48 ms a call in the stream bench's latency run, against 2.5 ms with
+# the lookups; pg_stat_statements, issue 16). Per tag, the primary key or journal_by_tag
+# answers an equality on the leading column whatever the estimate.
+
 
 async def bag_events(conn: asyncpg.Connection, tags: Sequence[str]) -> list[tuple[str, str]]:
     """(tag, payload) of every journaled `bag.coded` and `bag.scanned` of these bags."""
     if not tags:
         return []
+    # One index lookup per tag whatever the statistics say (the note above).
     rows = await conn.fetch(
-        "SELECT j.tag, j.payload FROM unnest($1::text[]) k(tag)"
-        " JOIN journal j ON j.tag = k.tag WHERE j.type IN ('bag.coded', 'bag.scanned')",
+        "SELECT k.tag, j.payload FROM unnest($1::text[]) k(tag), LATERAL"
+        " (SELECT payload FROM journal WHERE tag = k.tag"
+        " AND type IN ('bag.coded', 'bag.scanned') OFFSET 0) j",
         list(tags),
     )
     return [(r["tag"], r["payload"]) for r in rows]
@@ -43,11 +53,14 @@ async def save_bag_histories(
     """Replace these bags' spans and steps with their histories."""
     if not tags:
         return
-    # A join, not `tag = ANY($1)`: while the tables grow faster than their statistics the
-    # planner scanned them whole (110 ms a call on the day bench, pg_stat_statements).
+    # Found by lookups per tag (the note above `bag_events`), deleted by ctid (a TID scan).
+    # A bag's rows are written by one round at a time (`take_stale` holds its marker until
+    # commit), so a row found is still there to delete.
     for table in ("alert_spans", "bag_steps"):
         await conn.execute(
-            f"DELETE FROM {table} t USING unnest($1::text[]) k(tag) WHERE t.tag = k.tag",
+            f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT t.ctid"
+            f" FROM unnest($1::text[]) k(tag), LATERAL"
+            f" (SELECT ctid FROM {table} WHERE tag = k.tag OFFSET 0) t))",
             list(tags),
         )
     spans = [(h.tag, s) for h in histories for s in h.spans]
@@ -167,9 +180,11 @@ async def mark_stale(conn: asyncpg.Connection, tags: Sequence[str]) -> None:
 
 async def take_stale(conn: asyncpg.Connection, limit: int) -> list[str]:
     """Up to `limit` bags whose history is stale, no longer marked (held until commit)."""
+    # `= ANY(ARRAY(…))`, not `IN (…)`: the planner made `IN` a hash join over the whole
+    # table (5 ms a call in the stream bench's latency run); this is a lookup per tag.
     rows = await conn.fetch(
-        "DELETE FROM history_stale WHERE tag IN"
-        " (SELECT tag FROM history_stale LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING tag",
+        "DELETE FROM history_stale WHERE tag = ANY(ARRAY("
+        "SELECT tag FROM history_stale LIMIT $1 FOR UPDATE SKIP LOCKED)) RETURNING tag",
         limit,
     )
     return sorted(r["tag"] for r in rows)

@@ -1,0 +1,111 @@
+"""The reconciler's queues and history tables against real PostgreSQL: what `take_marks`
+and `take_stale` hand out, and what the history writes replace (tariq/adapters/db)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tariq.adapters.db import create_pool, history, migrate
+from tariq.adapters.db.reconciler import take_marks
+from tariq.domain.history import BagHistory, StageStep
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 5, 18, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[Any]:
+    pool = await create_pool(database_url)
+    await migrate(pool)
+    # Migrations 010 and 011 queue the bags that exist; this database has none.
+    await pool.execute("TRUNCATE dirty, history_stale")
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def mark(conn: Any, *keys: str) -> None:
+    await conn.execute("INSERT INTO dirty (kind, key) SELECT 'bag', unnest($1::text[])", list(keys))
+
+
+async def test_take_marks_hands_out_the_oldest_committed_markers_once(pool: Any) -> None:
+    async with pool.acquire() as writer:
+        pending = writer.transaction()
+        await pending.start()
+        await mark(writer, "uncommitted")  # the oldest id, not committed yet
+        await mark(pool, "a", "b", "c", "d")
+        async with pool.acquire() as conn:
+            assert sorted(await take_marks(conn, 3)) == [("bag", k) for k in "abc"]
+            await pending.commit()
+            # What a batch commits later is taken later; nothing is taken twice.
+            assert sorted(await take_marks(conn, 10)) == [("bag", "d"), ("bag", "uncommitted")]
+            assert await take_marks(conn, 10) == []
+
+
+async def test_take_stale_skips_the_bags_another_round_holds(pool: Any) -> None:
+    tags = [f"00650000{n:02d}" for n in range(6)]
+    await history.mark_stale(pool, tags)
+    async with pool.acquire() as first, pool.acquire() as second:
+        held = first.transaction()
+        await held.start()
+        taken = await history.take_stale(first, 2)
+        assert len(taken) == 2
+        others = await history.take_stale(second, 10)  # not waiting for the first round
+        assert sorted(taken + others) == tags
+        await held.rollback()  # that round failed: its bags are stale again
+        assert await history.take_stale(second, 10) == taken
+
+
+async def journal(pool: Any, rows: list[tuple[str, str, str | None, str]]) -> None:
+    await pool.executemany(
+        "INSERT INTO journal (event_id, type, occurred_at, tag, payload)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        [(event_id, type_, T0, tag, payload) for event_id, type_, tag, payload in rows],
+    )
+
+
+async def test_bag_events_reads_the_coded_and_scanned_events_of_these_bags(pool: Any) -> None:
+    await journal(
+        pool,
+        [
+            ("c1", "bag.coded", "T1", "coded T1"),
+            ("s1", "bag.scanned", "T1", "scanned T1"),
+            ("c2", "bag.coded", "T2", "coded T2"),
+            ("x1", "bag.delivered", "T1", "another type"),
+            ("p1", "pilgrim.registered", None, "no tag"),
+        ],
+    )
+    async with pool.acquire() as conn:
+        found = await history.bag_events(conn, ["T1", "T3"])
+        assert sorted(found) == [("T1", "coded T1"), ("T1", "scanned T1")]
+        assert await history.bag_events(conn, []) == []
+
+
+def steps(tag: str, *stages: str) -> BagHistory:
+    hours = [T0 + timedelta(hours=n) for n in range(len(stages) + 1)]
+    made = tuple(
+        StageStep(stage, hours[n], hours[n + 1] if n + 1 < len(stages) else None)
+        for n, stage in enumerate(stages)
+    )
+    return BagHistory(tag, (), made)
+
+
+async def test_saving_histories_replaces_only_those_bags_rows(pool: Any) -> None:
+    async with pool.acquire() as conn:
+        await history.save_bag_histories(
+            conn, ["T1", "T2"], [steps("T1", "coded", "loaded"), steps("T2", "coded")]
+        )
+        await history.save_bag_histories(conn, ["T1"], [steps("T1", "coded", "loaded", "sorted")])
+        rows = await conn.fetch("SELECT tag, stage FROM bag_steps ORDER BY tag, since")
+    assert [(r["tag"], r["stage"]) for r in rows] == [
+        ("T1", "coded"),
+        ("T1", "loaded"),
+        ("T1", "sorted"),
+        ("T2", "coded"),
+    ]
