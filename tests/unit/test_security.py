@@ -9,13 +9,18 @@ import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dashboards.headers import (
     CONTENT_SECURITY_POLICY,
+    decoded_has_control_character,
+    has_control_character,
     reject_control_characters,
     security_headers,
 )
@@ -243,6 +248,35 @@ async def test_control_characters_in_a_path_or_query_are_a_json_400(target: str)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         fine = await client.get("/json/x?q=caf%C3%A9%20ok")
         assert fine.status == 200 and (await fine.json())["q"] == {"q": "café ok"}
+
+
+def _verdict(check: Any, request: web.Request) -> bool | str:
+    try:
+        return bool(check(request))
+    except (UnicodeDecodeError, ValueError):
+        return "refused"
+
+
+_TARGET_PIECES = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=4),
+    st.sampled_from(
+        ["/", "?", "&", "=", "+", "%", "%00", "%1f", "%7F", "%20", "%C3%A9", "%FF", "\x7f"]
+    ),
+    st.integers(0, 255).map(lambda n: f"%{n:02X}"),
+)
+
+
+@given(st.lists(_TARGET_PIECES, max_size=12).map(lambda pieces: "/x" + "".join(pieces)))
+def test_the_quick_control_character_check_agrees_with_the_decoded_one(target: str) -> None:
+    # Without a percent escape only the raw target is searched: same verdict as searching
+    # every decoded form.
+    try:
+        request = make_mocked_request("GET", target)
+    except ValueError:
+        return  # not a request target aiohttp would build
+    assert _verdict(has_control_character, request) == _verdict(
+        decoded_has_control_character, request
+    )
 
 
 # --------------------------------------------------------------------------- websocket cap
