@@ -28,8 +28,8 @@ from tariq.domain.history import BagHistory
 # the planner cannot flatten it into a join: a join's method follows the statistics, and
 # while the tables grow faster than autovacuum analyses them the planner chose to scan
 # them whole, first for `tag = ANY($1)` (110 ms a call on the day bench), then for the
-# join with `unnest` (48 ms a call in the stream bench's latency run, against 2.5 ms with
-# the lookups; pg_stat_statements, issue 16). Per tag, the primary key or journal_by_tag
+# join with `unnest` (42–48 ms a call in the stream bench's latency run, against 1.3 ms
+# with the lookups; pg_stat_statements, issue 16). Per tag, the primary key or journal_by_tag
 # answers an equality on the leading column whatever the estimate.
 
 

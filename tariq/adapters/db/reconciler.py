@@ -44,7 +44,7 @@ async def take_marks(conn: asyncpg.Connection, limit: int) -> list[tuple[str, st
     """Delete and return the oldest `limit` dirty markers as (kind, key)."""
     # `= ANY(ARRAY(…))`, not `IN (…)`: the planner made `IN` a hash join over the whole
     # queue, dead rows included (86 ms a call, 39% of PostgreSQL's time in the stream
-    # bench's latency run; 3 ms with the lookups, pg_stat_statements, issue 16).
+    # bench's latency run; 2 ms with the lookups, pg_stat_statements, issue 16).
     rows = await conn.fetch(
         "DELETE FROM dirty WHERE id = ANY(ARRAY(SELECT id FROM dirty ORDER BY id LIMIT $1))"
         " RETURNING kind, key",
