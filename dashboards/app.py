@@ -11,12 +11,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from dashboards.headers import reject_control_characters, security_headers
+from dashboards.edge import edge
 from dashboards.hub import FeedHub
 from dashboards.keys import HUB, LIVE, POOL, PRODUCER, READINESS, SETTINGS, VERIFIER
-from dashboards.metrics import METRICS, WebMetrics, observe
-from dashboards.openapi import api_errors
-from dashboards.outage import unavailable_dependencies
+from dashboards.metrics import METRICS, WebMetrics
 from dashboards.routes import setup_routes
 from dashboards.security import authenticate
 from tariq.adapters.db import create_pool, migrate
@@ -32,18 +30,10 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    # Outermost first: every response gets the security headers, even a 400 or a 401;
-    # requests are observed (metrics, access log), errors under /api/ made JSON, and a
-    # request that needs a dependency that is down answers 503.
-    middlewares = [
-        security_headers,
-        observe,
-        api_errors,
-        reject_control_characters,
-        unavailable_dependencies,
-        authenticate,
-    ]
-    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
+    # Outermost first: `edge` gives every response the security headers, even a 400 or a
+    # 401, observes every request (metrics, access log), makes errors under /api/ JSON and
+    # answers 503 for a request that needs a dependency that is down; then the token.
+    app = web.Application(middlewares=[edge, authenticate], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = WebMetrics()
     app.cleanup_ctx.append(_resources)

@@ -1,23 +1,21 @@
 """Response security headers and request-target hygiene: the one place for both.
 
-`security_headers` puts the contract's headers (v1.1 section 3) on every response the
-application makes (HTML pages, static files, JSON, errors raised as HTTP exceptions); a
+`apply_security_headers` puts the contract's headers (v1.1 section 3) on every response
+the application makes (HTML pages, static files, JSON, errors raised as HTTP exceptions); a
 websocket upgrade is answered before a middleware sees it, and carries no page anyway.
-`reject_control_characters` answers 400 (JSON) for a path or query that holds a control
-character (a NUL most of all), before any handler or database sees it.
+`control_character_refusal` is the 400 (JSON) for a path or query that holds a control
+character (a NUL most of all), before any handler or database sees it. The one middleware
+(dashboards/edge.py) calls both on every request.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
 
 from dashboards.responses import error
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Everything from this origin, nothing inline, nothing from elsewhere: the service works with
 # no internet, a page never leaks data to a third party, and text that came from an event
@@ -42,22 +40,11 @@ SECURITY_HEADERS: Final = {
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _apply(response: web.StreamResponse) -> None:
+def apply_security_headers(response: web.StreamResponse) -> None:
     if response.prepared:
         return
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _apply(exc)
-        raise
-    _apply(response)
-    return response
 
 
 def has_control_character(request: web.Request) -> bool:
@@ -78,12 +65,12 @@ def decoded_has_control_character(request: web.Request) -> bool:
     return any(_CONTROL.search(text) for text in texts)
 
 
-@web.middleware
-async def reject_control_characters(request: web.Request, handler: Handler) -> web.StreamResponse:
+def control_character_refusal(request: web.Request) -> web.Response | None:
+    """The 400 for a target with a control character (or one that does not decode)."""
     try:
         bad = has_control_character(request)
     except (UnicodeDecodeError, ValueError):
         bad = True
     if bad:
         return error(400, "control characters (NUL included) are not allowed in a path or query")
-    return await handler(request)
+    return None

@@ -15,7 +15,6 @@ from typing import Any, Final
 from aiohttp import web
 
 from dashboards.responses import error, json_response
-from dashboards.security import Handler
 from tariq.domain.alerts import ALERT_TYPES
 from tariq.domain.events import CHECKPOINTS, STAGES
 
@@ -631,21 +630,23 @@ async def docs_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(DOCS_PAGE)
 
 
-@web.middleware
-async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Under `/api/`, every error is a JSON `{error}`: unknown paths (404), wrong methods
-    (405, with `Allow`), and unexpected failures (500, logged; the caller sees no detail)."""
-    if not request.path.startswith("/api/"):
-        return await handler(request)
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
-            raise
-        response = error(exc.status, (exc.reason or "error").lower())
-        if "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
-    except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
-        return error(500, "internal error")
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(exc: web.HTTPException) -> web.Response | None:
+    """Under `/api/`, every error is a JSON `{error}`: an unknown path (404) or a wrong
+    method (405, with `Allow`) as JSON; None for an exception that is not an error or is
+    JSON already."""
+    if exc.status < 400 or exc.content_type == "application/json":
+        return None
+    response = error(exc.status, (exc.reason or "error").lower())
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
+def internal_error(request: web.Request) -> web.Response:
+    """An unexpected failure under `/api/`: logged; the caller sees no detail."""
+    log.exception("unexpected error serving %s %s", request.method, request.path)
+    return error(500, "internal error")

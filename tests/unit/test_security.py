@@ -17,12 +17,11 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dashboards.edge import edge
 from dashboards.headers import (
     CONTENT_SECURITY_POLICY,
     decoded_has_control_character,
     has_control_character,
-    reject_control_characters,
-    security_headers,
 )
 from dashboards.hub import FeedHub
 from dashboards.notices_api import GENERIC_DELIVERY_ERROR, as_seen_by, for_hotel
@@ -215,7 +214,7 @@ async def _missing(request: web.Request) -> web.Response:
 
 
 def _app() -> web.Application:
-    app = web.Application(middlewares=[security_headers, reject_control_characters])
+    app = web.Application(middlewares=[edge])
     app.router.add_get("/page", _file)
     app.router.add_get("/json/{name}", _json)
     app.router.add_get("/gone", _missing)
