@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import logging
 from typing import Any
 
 import orjson
@@ -186,3 +188,66 @@ def test_hypothesis_a_fetch_never_exceeds_the_batch_and_takes_what_is_buffered()
                 assert count == sizes[n]
 
     check()
+
+
+def test_offsets_are_committed_at_most_every_interval_and_at_once_when_idle() -> None:
+    """A busy worker commits the latest offsets of its done batches once per COMMIT_EVERY_S,
+    not once per batch; going idle or giving its partitions up commits at once; a batch
+    still in flight is never committed."""
+    import asyncio
+
+    from aiokafka import TopicPartition
+
+    from stream.consumer import COMMIT_EVERY_S, IngestConsumer
+    from tariq.adapters.outages import OutageLog
+
+    p0, p1 = TopicPartition("t", 0), TopicPartition("t", 1)
+
+    class CommittingConsumer:
+        def __init__(self) -> None:
+            self.commits: list[dict[TopicPartition, int]] = []
+
+        async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+            self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+    async def scenario() -> list[dict[TopicPartition, int]]:
+        consumer = object.__new__(IngestConsumer)
+        fake = CommittingConsumer()
+        consumer.consumer = fake
+        consumer.outages = OutageLog(logging.getLogger("test"), "test")
+        consumer.done, consumer.done_to, consumer.uncommitted = {}, {}, {}
+        consumer.next_commit_at = 0.0
+        consumer.in_flight = collections.deque()
+        loop = asyncio.get_running_loop()
+
+        async def done_batch() -> None:
+            return None
+
+        async def finish(offsets: dict[TopicPartition, int]) -> None:
+            consumer.in_flight.append((asyncio.ensure_future(done_batch()), offsets))
+            await consumer._finish_oldest()
+            await consumer._commit(at_once=False)
+
+        await finish({p0: 10})  # the first commit goes at once
+        await finish({p0: 20, p1: 5})
+        await finish({p0: 30})
+        assert fake.commits == [{p0: 10}]
+        assert consumer.done == {p0: 10}  # the lag counts what is not committed
+        consumer.next_commit_at = loop.time() - 0.001  # the interval has passed
+        await finish({p1: 9})
+        assert fake.commits[-1] == {p0: 30, p1: 9}
+        assert consumer.next_commit_at >= loop.time() + COMMIT_EVERY_S * 0.5
+        await finish({p0: 40})
+        release = asyncio.Event()
+        stuck = asyncio.ensure_future(release.wait())
+        consumer.in_flight.append((stuck, {p0: 50}))
+        await consumer._finish_done()  # idle: the done batches at once, not the stuck one
+        await consumer._commit(at_once=True)
+        assert fake.commits[-1] == {p0: 40}
+        release.set()
+        await consumer.drain()  # partitions revoked or the worker stopping
+        assert fake.commits[-1] == {p0: 50} and consumer.uncommitted == {}
+        assert consumer.done == {p0: 50, p1: 9}
+        return fake.commits
+
+    assert len(asyncio.run(scenario())) == 4
