@@ -5,7 +5,7 @@ for a control character and the 503 for a dependency that is down.
 One middleware calling each concern's function (in its own module) instead of five
 middlewares: each was a coroutine frame, a `try` and a handler call more per request, and
 the five took 11% of the web's CPU at 2,000 POSTs/s (py-spy). The order is the one the
-five had, outermost first: observe, security headers, API errors, the control-character
+five had, outermost first: security headers, observe, API errors, the control-character
 check, dependencies.
 """
 
