@@ -214,15 +214,30 @@ async def replay_flat_out(stack: Stack, lines: Sequence[Line]) -> dict[str, Any]
         "events_per_second": round(n / counted_s),
         "summary": body,
         "peak_open_alerts": peak_open,
-        "curves": {"sent": sent_curve, "counted": done_curve, "pending": pending_curve},
+        "curves": {
+            "sent": sent_curve,
+            "counted": done_curve,
+            "pending": pending_curve,
+            "judge_lag": judge_lags(clocks),
+        },
     }
 
 
 def judge_lag(clocks: Sequence[tuple[float, str | None, str | None]]) -> dict[str, float]:
-    """How far alert judgement ran behind ingest, in wall time: at each sample, the time
-    since the service's clock first reached the event time the reconciler has judged to
-    (0 when it has judged up to the clock); the max and the median over the run."""
-    lags: list[float] = []
+    """How far alert judgement ran behind ingest, in wall time: the max and the median
+    over the run of `judge_lags`."""
+    lags = [lag for _, lag in judge_lags(clocks)]
+    if not lags:
+        return {}
+    return {"max": round(max(lags), 1), "p50": round(statistics.median(lags), 1)}
+
+
+def judge_lags(
+    clocks: Sequence[tuple[float, str | None, str | None]],
+) -> list[tuple[float, float]]:
+    """At each sample (t, lag): the time since the service's clock first reached the event
+    time the reconciler has judged to (0 when it has judged up to the clock)."""
+    lags: list[tuple[float, float]] = []
     reached: list[tuple[float, float]] = []  # (service clock, first t it was seen), growing
     for t, clock_text, judged_text in clocks:
         clock, judged_to = _epoch(clock_text), _epoch(judged_text)
@@ -231,14 +246,12 @@ def judge_lag(clocks: Sequence[tuple[float, str | None, str | None]]) -> dict[st
         if judged_to is None or not reached:
             continue
         if judged_to >= reached[-1][0]:
-            lags.append(0.0)
+            lags.append((t, 0.0))
             continue
         at = bisect.bisect_left(reached, (judged_to, -1.0))
         first_seen = reached[at][1] if at < len(reached) else t
-        lags.append(max(0.0, t - first_seen))
-    if not lags:
-        return {}
-    return {"max": round(max(lags), 1), "p50": round(statistics.median(lags), 1)}
+        lags.append((t, max(0.0, t - first_seen)))
+    return lags
 
 
 def _epoch(text: str | None) -> float | None:
@@ -430,6 +443,13 @@ def plot(
     ax.set(xlabel="seconds", ylabel="lines / entities", title="Lag")
     ax.legend()
     save(fig, "lag.png")
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    judged = curves.get("judge_lag", [])
+    ax.plot([t for t, _ in judged], [x for _, x in judged], lw=0.8, label="judging behind ingest")
+    ax.set(xlabel="seconds", ylabel="seconds of wall time", title="Judging lag")
+    ax.legend()
+    save(fig, "judge_lag.png")
 
     t0 = sampler.samples[0][0] if sampler.samples else 0.0
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
