@@ -33,7 +33,10 @@ from tariq.adapters.live import LiveMirror
 from tariq.adapters.outages import OutageLog, dependency_down
 from tariq.config import AlertThresholds
 from tariq.domain.alerts import (
+    BAG_FIELDS_JUDGED,
     FIXES_BEFORE,
+    FLIGHT_FIELDS_JUDGED,
+    PILGRIM_FIELDS_JUDGED,
     Alert,
     Fix,
     alert_changes,
@@ -61,6 +64,10 @@ MAX_PAUSE_S: Final = 2.0
 # A trip's plan (stop order, ETAs) is made again from the vehicle's position this often.
 REPLAN_EVERY: Final = timedelta(minutes=5)
 KINDS: Final = ("bag", "flight", "pilgrim", "vehicle")
+# A round loads only what the bag rules read (about half of a bag row's columns).
+JUDGED_BAGS: Final = states.projection(states.BAGS, BAG_FIELDS_JUDGED)
+JUDGED_FLIGHTS: Final = states.projection(states.FLIGHTS, FLIGHT_FIELDS_JUDGED)
+JUDGED_PILGRIMS: Final = states.projection(states.PILGRIMS, PILGRIM_FIELDS_JUDGED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +174,7 @@ class Reconciler:
 
     async def round(self) -> RoundResult:
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            marks = await db.take_marks(conn, MARKS_PER_ROUND)
+            taken, marks = await db.take_marks(conn, MARKS_PER_ROUND)
             previous, last_round = await db.round_state(conn)
             # Deadline rules wait for input that lags (a low watermark; never goes back).
             scopes = await db.scope_clocks(conn)
@@ -185,7 +192,7 @@ class Reconciler:
             if not any(wanted.values()):
                 if clock != previous:
                     await db.save_clock(conn, clock)
-                return RoundResult(len(marks), 0, 0, 0, 0)
+                return RoundResult(taken, 0, 0, 0, 0)
             judged = await self._judge(conn, wanted, clock)
             # Each alert on the feed names its airport, so the operators' filter works live.
             found = await airports.alert_airports(
@@ -197,7 +204,7 @@ class Reconciler:
             counts = await db.open_alert_counts(conn)
         await self._publish(judged, counts, round_no)
         return RoundResult(
-            len(marks),
+            taken,
             len(judged.tags),
             len(judged.vehicle_ids),
             len(judged.raised),
@@ -252,11 +259,11 @@ class Reconciler:
         tags = set(wanted["bag"])
         if wanted["flight"] or wanted["pilgrim"]:
             tags.update(await db.bags_of(conn, wanted["flight"], wanted["pilgrim"]))
-        bags = await states.load(conn, states.BAGS, sorted(tags))
+        bags = await states.load(conn, JUDGED_BAGS, sorted(tags))
         flight_ids = sorted({b.flight_id for b in bags.values() if b.flight_id})
         pilgrim_ids = sorted({b.pilgrim_id for b in bags.values() if b.pilgrim_id})
-        flights = await states.load(conn, states.FLIGHTS, flight_ids)
-        pilgrims = await states.load(conn, states.PILGRIMS, pilgrim_ids)
+        flights = await states.load(conn, JUDGED_FLIGHTS, flight_ids)
+        pilgrims = await states.load(conn, JUDGED_PILGRIMS, pilgrim_ids)
         desired = judge_bags(bags.values(), flights, pilgrims, clock, self.thresholds)
         # Their replay histories are recomputed later, once each (`history_round`).
         await history.mark_stale(conn, sorted(bags))

@@ -50,6 +50,24 @@ ALERT_TYPES: Final = (
     "vehicle_stalled",
 )
 LEFT_AIRPORT_M: Final = 1_000.0
+# The stored fields the bag rules (`judge_bag`) read, besides each state's key; the
+# reconciler loads only these (tariq/adapters/db/states.py `projection`): a bag row has 21
+# columns. A pilgrim's boardings and check-ins always come with it. A rule that reads
+# another field adds it here (tests/unit/test_alerts.py checks the rules against whole
+# states).
+BAG_FIELDS_JUDGED: Final = (
+    "pilgrim_id",
+    "flight_id",
+    "hotel_id",
+    "coded_at",
+    "stage_rank",
+    "scanned",
+    "loaded_seen",
+    "hotel_scan_hotel",
+    "delivered_hotels",
+)
+FLIGHT_FIELDS_JUDGED: Final = ("departed_at", "arrived_at")
+PILGRIM_FIELDS_JUDGED: Final = ()
 
 
 @dataclass(frozen=True, slots=True)

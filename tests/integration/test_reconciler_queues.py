@@ -41,11 +41,25 @@ async def test_take_marks_hands_out_the_oldest_committed_markers_once(pool: Any)
         await mark(writer, "uncommitted")  # the oldest id, not committed yet
         await mark(pool, "a", "b", "c", "d")
         async with pool.acquire() as conn:
-            assert sorted(await take_marks(conn, 3)) == [("bag", k) for k in "abc"]
+            taken, marks = await take_marks(conn, 3)
+            assert (taken, sorted(marks)) == (3, [("bag", k) for k in "abc"])
             await pending.commit()
             # What a batch commits later is taken later; nothing is taken twice.
-            assert sorted(await take_marks(conn, 10)) == [("bag", "d"), ("bag", "uncommitted")]
-            assert await take_marks(conn, 10) == []
+            taken, marks = await take_marks(conn, 10)
+            assert (taken, sorted(marks)) == (2, [("bag", "d"), ("bag", "uncommitted")])
+            assert await take_marks(conn, 10) == (0, [])
+
+
+async def test_take_marks_names_each_entity_once_however_often_it_was_marked(pool: Any) -> None:
+    # Every batch that touched a bag marked it; a round judges it once.
+    await mark(pool, "a", "b")
+    await mark(pool, "a")
+    await pool.execute("INSERT INTO dirty (kind, key) VALUES ('pilgrim', 'a')")
+    async with pool.acquire() as conn:
+        taken, marks = await take_marks(conn, 10)
+        assert taken == 4
+        assert sorted(marks) == [("bag", "a"), ("bag", "b"), ("pilgrim", "a")]
+        assert await take_marks(conn, 10) == (0, [])
 
 
 async def test_take_stale_skips_the_bags_another_round_holds(pool: Any) -> None:

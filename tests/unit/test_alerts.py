@@ -381,3 +381,39 @@ def test_every_alert_type_has_a_rule(kind: str) -> None:
     from tariq.domain.alerts import ALERT_TYPES
 
     assert kind in ALERT_TYPES
+
+
+# ---- the reconciler loads only the fields the bag rules read ----------------------------
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_the_bag_rules_read_only_the_fields_the_reconciler_loads(data: st.DataObject) -> None:
+    from tariq.domain.alerts import (
+        BAG_FIELDS_JUDGED,
+        FLIGHT_FIELDS_JUDGED,
+        PILGRIM_FIELDS_JUDGED,
+        judge_bag,
+    )
+    from tariq.domain.bags import BagState
+    from tariq.domain.entities import FlightState, PilgrimState
+
+    states = reconcile(scenario_events(data), TH).states
+    clock = data.draw(st.none() | st.integers(0, 2500).map(lambda m: T0 + timedelta(minutes=m)))
+    for bag in states["bag"].values():
+        flight = states["flight"].get(bag.flight_id or "")
+        pilgrim = states["pilgrim"].get(bag.pilgrim_id or "")
+        # What states.load gives for a projection: these fields, the others their defaults.
+        lean_bag = BagState(bag.tag, **{f: getattr(bag, f) for f in BAG_FIELDS_JUDGED})
+        lean_flight = flight and FlightState(
+            flight.flight_id, **{f: getattr(flight, f) for f in FLIGHT_FIELDS_JUDGED}
+        )
+        lean_pilgrim = pilgrim and PilgrimState(
+            pilgrim.pilgrim_id,
+            boardings=dict(pilgrim.boardings),
+            checkins=dict(pilgrim.checkins),
+            **{f: getattr(pilgrim, f) for f in PILGRIM_FIELDS_JUDGED},
+        )
+        assert judge_bag(lean_bag, lean_flight, lean_pilgrim, clock, TH) == judge_bag(
+            bag, flight, pilgrim, clock, TH
+        )

@@ -58,10 +58,43 @@ HOTELS: Final = _table("hotels", "hotel_id", HotelState)
 VEHICLES: Final = _table("vehicles", "vehicle_id", VehicleState)
 
 
-async def load(conn: asyncpg.Connection, table: Table, keys: Sequence[str]) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class Projection:
+    """Some of a table's stored fields: states loaded with these only (the others keep
+    their defaults), for a reader that needs no more (the reconciler's rules)."""
+
+    table: Table
+    lead: tuple[str, ...]  # the leading fields that are all loaded: the key first
+    rest: tuple[str, ...]  # the other fields loaded, passed by name
+
+
+def projection(table: Table, fields: Sequence[str]) -> Projection:
+    names = [c for c, _ in table.columns]
+    unknown = set(fields) - set(names)
+    if unknown:
+        raise ValueError(f"{table.name} stores no {sorted(unknown)}")
+    wanted = {table.key, *fields}
+    lead = 0
+    while lead < len(names) and names[lead] in wanted:
+        lead += 1
+    return Projection(
+        table,
+        tuple(names[:lead]),
+        tuple(n for n in names[lead:] if n in wanted),
+    )
+
+
+async def load(
+    conn: asyncpg.Connection, table: Table | Projection, keys: Sequence[str]
+) -> dict[str, Any]:
+    """The states of these keys that exist, by key: whole, or only a projection's fields."""
     if not keys:
         return {}
-    names = ", ".join(f"t.{c}" for c, _ in table.columns)
+    if isinstance(table, Projection):
+        lead, rest, table = table.lead, table.rest, table.table
+    else:
+        lead, rest = tuple(c for c, _ in table.columns), ()
+    names = ", ".join(f"t.{c}" for c in (*lead, *rest))
     # A join, not `key = ANY($1)`: while a table grows faster than its statistics, the
     # planner may scan it and compare each row with every key (we measured 58 ms a batch).
     rows = await conn.fetch(
@@ -69,10 +102,14 @@ async def load(conn: asyncpg.Connection, table: Table, keys: Sequence[str]) -> d
         f" JOIN {table.name} t ON t.{table.key} = k.key",
         list(keys),
     )
-    # The columns are the state's leading fields, in order, the key first: positional
-    # construction costs a third of building a dict of each row.
+    # The leading columns are the state's leading fields, in order, the key first:
+    # positional construction costs a third of building a dict of each row.
     make = table.state
-    states = {row[0]: make(*row) for row in rows}
+    if rest:
+        n = len(lead)
+        states = {row[0]: make(*row[:n], **dict(zip(rest, row[n:], strict=True))) for row in rows}
+    else:
+        states = {row[0]: make(*row) for row in rows}
     if table is PILGRIMS and states:
         await _load_pilgrim_sets(conn, states)
     return states
