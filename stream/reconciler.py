@@ -178,7 +178,8 @@ class Reconciler:
             previous, last_round = await db.round_state(conn)
             # Deadline rules wait for input that lags (a low watermark; never goes back).
             scopes = await db.scope_clocks(conn)
-            clock = judge_clock(scopes, previous, self.thresholds.lag_stale_s)
+            th = self.thresholds
+            clock = judge_clock(scopes, previous, th.lag_stale_s, timedelta(seconds=th.lateness_s))
             round_no = last_round + 1
             wanted: dict[str, set[str]] = {kind: set() for kind in KINDS}
             for kind, key in marks:

@@ -65,6 +65,9 @@ class AlertThresholds:
     # (contract v1.1 section 2); a partition's lag not refreshed for this long (wall time:
     # its worker died and nobody took it over yet) no longer holds the clock back.
     lag_stale_s: float = 60.0
+    # While input lags, the low watermark is held back this much more event time, so that
+    # events up to this late within their partition are waited for (tariq/domain/watermark.py).
+    lateness_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,7 @@ def load_settings() -> Settings:
             stall_airport_m=_env_float("STALL_AIRPORT_M", defaults.stall_airport_m),
             stall_hotel_m=_env_float("STALL_HOTEL_M", defaults.stall_hotel_m),
             lag_stale_s=_env_float("LAG_STALE_S", defaults.lag_stale_s),
+            lateness_s=_env_float("LATENESS_S", defaults.lateness_s),
         ),
     )
 

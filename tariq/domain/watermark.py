@@ -20,9 +20,17 @@ watermark): events already waiting there could still prevent an alert.
   holds the clock back, so a dead consumer cannot stop the deadline rules for ever.
 - A lagging partition that has processed no valid event yet (no clock of its own) holds
   the clock where the previous round left it.
+- While some partition lags, the clock is held back by a further `lateness` of event time
+  (bounded out-of-orderness, as Flink's watermarks allow): a partition's latest event time
+  says nothing of the late events still waiting in it (a scanner that uploads what it
+  buffered offline, up to an hour late in the season scenario). Without it, on the season
+  replay, about a thousand bags were judged `left_behind` while their late loaded scans
+  waited in a backlog, to be resolved a round later. A replay's event time runs thousands
+  of times faster than the wall clock, so an hour of it costs under a second of judging.
 - The judge clock never goes back: alerts raised in good faith stay raised until the
   facts resolve them (a later burst of older input is judged like late events).
-Once nothing lags, the judge clock is the latest event time processed, as before.
+Once nothing lags, the judge clock is the latest event time processed, as before: nothing
+is waiting, and live alerts are not delayed.
 """
 
 from __future__ import annotations
@@ -71,11 +79,14 @@ def caught_up(scope: ScopeClock, stale_after_s: float) -> bool:
 
 
 def judge_clock(
-    scopes: Iterable[ScopeClock], previous: datetime | None, stale_after_s: float
+    scopes: Iterable[ScopeClock],
+    previous: datetime | None,
+    stale_after_s: float,
+    lateness: timedelta = timedelta(0),
 ) -> datetime | None:
     """The clock for deadline rules: min(clocks of the lagging scopes, latest clock) (and,
-    while some scope lags, of the caught-up ones too), never earlier than the previous judge
-    clock."""
+    while some scope lags, of the caught-up ones too, and less `lateness`), never earlier
+    than the previous judge clock."""
     listed = list(scopes)
     latest = max((s.clock for s in listed if s.clock is not None), default=None)
     if latest is None:
@@ -93,6 +104,7 @@ def judge_clock(
         for scope in listed:
             if caught_up(scope, stale_after_s) and scope.clock is not None:
                 candidate = min(candidate, scope.clock)
+        candidate -= lateness
     if previous is not None and previous > candidate:
         return previous
     return candidate

@@ -82,6 +82,21 @@ def test_the_judge_clock_never_goes_back() -> None:
     assert judge_clock(scopes, t(40), STALE) == t(40)
 
 
+def test_while_input_lags_the_clock_waits_for_events_up_to_the_lateness_late() -> None:
+    """A scanner's buffered upload sits in its partition behind later events: the
+    partition's clock (its latest event time) is past the scan, so only an allowance for
+    late events keeps the judge clock from passing it while the backlog waits."""
+    hour = timedelta(hours=1)
+    scopes = [scope("p0", 10 * 60, lag=500), scope("p1", 12 * 60, lag=20)]
+    assert judge_clock(scopes, None, STALE, hour) == t(9 * 60)
+    # Never back: a previous clock later than that stays.
+    assert judge_clock(scopes, t(9 * 60 + 30), STALE, hour) == t(9 * 60 + 30)
+    # Nothing lags: nothing waits, and the clock is the latest event time (live alerts
+    # are not delayed).
+    caught_up = [scope("p0", 10 * 60), scope("p1", 12 * 60)]
+    assert judge_clock(caught_up, None, STALE, hour) == t(12 * 60)
+
+
 def test_partition_progress_lag() -> None:
     assert PartitionProgress(next_offset=100, end=150).lag == 50
     assert PartitionProgress(next_offset=150, end=150).lag == 0
@@ -96,13 +111,16 @@ scopes_strategy = st.lists(
 
 
 @settings(max_examples=300)
-@given(scopes_strategy, st.one_of(st.none(), st.integers(0, 10_000)))
+@given(scopes_strategy, st.one_of(st.none(), st.integers(0, 10_000)), st.sampled_from([0, 1, 60]))
 def test_judge_clock_properties(
-    rows: list[tuple[int | None, int | None, float]], previous_min: int | None
+    rows: list[tuple[int | None, int | None, float]],
+    previous_min: int | None,
+    lateness_min: int,
 ) -> None:
     scopes = [scope(f"p{i}", c, lag, age) for i, (c, lag, age) in enumerate(rows)]
     previous = None if previous_min is None else t(previous_min)
-    clock = judge_clock(scopes, previous, STALE)
+    lateness = timedelta(minutes=lateness_min)
+    clock = judge_clock(scopes, previous, STALE, lateness)
     latest = max((s.clock for s in scopes if s.clock is not None), default=None)
     # Never back, and never ahead of the latest event time (unless the previous was).
     if previous is not None:
@@ -115,9 +133,10 @@ def test_judge_clock_properties(
         assert clock == max(latest, previous) if previous else clock == latest
     caught_up = [s for s in scopes if s.lag is not None and s.lag <= 0 and s.lag_age_s <= STALE]
     for s in lagging + (caught_up if lagging else []):
-        # A fresh backlog is never outrun, unless the clock had already passed it; nor,
-        # while there is one, a partition that read only as far as it knew.
-        if s.clock is not None and clock is not None and clock > s.clock:
+        # A fresh backlog is never outrun, nor its events up to `lateness` late, unless
+        # the clock had already passed them; nor, while there is one, a partition that
+        # read only as far as it knew.
+        if s.clock is not None and clock is not None and clock > s.clock - lateness:
             assert previous is not None and clock == previous
 
 
