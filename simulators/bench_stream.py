@@ -35,7 +35,9 @@ from simulators.stack import (
     Sampler,
     Stack,
     counted,
+    cpu_between,
     percentiles,
+    read_processes,
     running_stack,
     wait_counted,
     wait_judged,
@@ -124,6 +126,8 @@ async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, A
         sampler = Sampler(stack.pids, every_s=0.5).start()
         lag: list[int] = []
         peak_open = [0]
+        # The CPU of the counting itself, apart from the judging and checks after it.
+        at_start = read_processes(stack.pids)
         started = time.perf_counter()
         try:
             sending = asyncio.create_task(produce(producer, lines))
@@ -138,6 +142,7 @@ async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, A
 
                 await wait_counted(stack, session, before + n, on_progress=progress)
             elapsed = time.perf_counter() - started
+            counting_cpu = cpu_between(at_start, read_processes(stack.pids))
             send_s = await sending
             judge_s, body = await wait_judged(stack, session)
             true_open, transients = oracle_view(lines)
@@ -156,6 +161,7 @@ async def measure_throughput(stack: Stack, lines: Sequence[Line]) -> dict[str, A
         "reconciler_pending_max": max(lag, default=0),
         "reconciler_rounds": (body.get("reconciler") or {}).get("rounds"),
         "alerts": churn.as_dict(),
+        "cpu_seconds_counting": counting_cpu,
         "cpu_seconds": sampler.cpu_seconds(),
         "cpu_seconds_total": round(sum(sampler.cpu_seconds().values()), 1),
         "cpu_window_seconds": round(sampler.window_s(), 2),
@@ -443,6 +449,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"{tp['send_seconds']} s); judged {tp['judged_after_counted_seconds']} s after counted "
         f"(reconciler pending max {tp['reconciler_pending_max']:,})",
         "  " + churn_line(tp["alerts"]),
+        f"  CPU seconds while counting ({tp['seconds']} s): "
+        + ", ".join(f"{k} {v}" for k, v in tp.get("cpu_seconds_counting", {}).items())
+        + f" (total {round(sum(tp.get('cpu_seconds_counting', {}).values()), 1)})",
         "  CPU seconds during the run: "
         + ", ".join(f"{k} {v}" for k, v in tp["cpu_seconds"].items())
         + f" (total {tp['cpu_seconds_total']} in {tp['cpu_window_seconds']} s on 2 cores)",

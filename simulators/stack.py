@@ -149,6 +149,13 @@ def read_processes(pids: Mapping[str, int]) -> dict[str, ProcessReading]:
     return out
 
 
+def cpu_between(
+    first: Mapping[str, ProcessReading], last: Mapping[str, ProcessReading]
+) -> dict[str, float]:
+    """CPU seconds each process used between two readings (those read both times)."""
+    return {name: round(last[name].cpu_s - first[name].cpu_s, 2) for name in last if name in first}
+
+
 @dataclass
 class Sampler:
     """Samples every process's CPU seconds and memory in a thread, for reports and plots."""
@@ -179,10 +186,7 @@ class Sampler:
         """CPU seconds each process used between the first and the last sample."""
         if len(self.samples) < 2:
             return {}
-        first, last = self.samples[0][1], self.samples[-1][1]
-        return {
-            name: round(last[name].cpu_s - first[name].cpu_s, 2) for name in last if name in first
-        }
+        return cpu_between(self.samples[0][1], self.samples[-1][1])
 
     def window_s(self) -> float:
         return self.samples[-1][0] - self.samples[0][0] if len(self.samples) > 1 else 0.0

@@ -417,3 +417,15 @@ def test_the_bag_rules_read_only_the_fields_the_reconciler_loads(data: st.DataOb
         assert judge_bag(lean_bag, lean_flight, lean_pilgrim, clock, TH) == judge_bag(
             bag, flight, pilgrim, clock, TH
         )
+
+
+def test_a_projection_loads_the_leading_fields_by_position_and_the_rest_by_name() -> None:
+    from tariq.adapters.db import states
+    from tariq.domain.alerts import BAG_FIELDS_JUDGED, PILGRIM_FIELDS_JUDGED
+
+    bags = states.projection(states.BAGS, BAG_FIELDS_JUDGED)
+    assert bags.lead == ("tag", "pilgrim_id", "flight_id", "hotel_id", "coded_at")
+    assert set(bags.rest) == set(BAG_FIELDS_JUDGED) - set(bags.lead)
+    assert states.projection(states.PILGRIMS, PILGRIM_FIELDS_JUDGED).lead == ("pilgrim_id",)
+    with pytest.raises(ValueError, match="stores no"):
+        states.projection(states.FLIGHTS, ["boardings"])

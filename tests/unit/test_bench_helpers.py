@@ -133,3 +133,11 @@ def test_ingest_bench_keys_records_as_replay_does() -> None:
     # Offsets count per partition, from 0, as a topic's would.
     same = [r for r in records if r.partition == records[0].partition]
     assert [r.offset for r in same] == list(range(len(same)))
+
+
+def test_cpu_between_two_readings_counts_the_processes_read_both_times() -> None:
+    from simulators.stack import ProcessReading, cpu_between
+
+    first = {"worker": ProcessReading(1.0, 100.0, None), "gone": ProcessReading(5.0, 1.0, None)}
+    last = {"worker": ProcessReading(3.25, 120.0, None), "new": ProcessReading(2.0, 1.0, None)}
+    assert cpu_between(first, last) == {"worker": 2.25}

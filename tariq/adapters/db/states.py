@@ -69,6 +69,7 @@ class Projection:
 
 
 def projection(table: Table, fields: Sequence[str]) -> Projection:
+    """The key and these stored fields of `table`, split as `load` reads them."""
     names = [c for c, _ in table.columns]
     unknown = set(fields) - set(names)
     if unknown:
