@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from stream.ingest import BatchProcessor
-from tariq.adapters.db import create_pool, migrate
+from tariq.adapters.db import create_pool, migrate, staging, store
 from tariq.adapters.live import LiveMirror
 from tariq.domain.events import STAGES
-from tariq.domain.records import InputRecord
+from tariq.domain.records import Accepted, InputRecord, decode_batch
 
 pytestmark = pytest.mark.integration
 
@@ -203,4 +203,57 @@ async def test_batches_in_flight_commit_a_partitions_clock_in_the_order_they_wer
         assert [n - before for n in clocks_seen] == [len(large), len(large) + 1]
     finally:
         await live.close()
+        await pool.close()
+
+
+async def test_journal_skips_events_another_transaction_journals_meanwhile(
+    database_url: str,
+) -> None:
+    """The journal's COPY meets a copy of one of its events that a transaction still open
+    journaled: it waits for that transaction, then goes in the slow way, skipping it."""
+    pool = await create_pool(database_url, max_size=4)
+    await migrate(pool)
+
+    def accepted(numbers: list[int], partition: int) -> list[Accepted]:
+        records = [InputRecord(scan(n), "t", partition, k) for k, n in enumerate(numbers)]
+        return decode_batch(records).accepted
+
+    already = accepted([0], 0)
+    first = accepted([1, 2], 0)
+    second = accepted([0, 2, 3], 1)  # 0 journaled before, 2 in `first`, still open
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            assert await store.insert_journal(conn, already) == set()
+        async with pool.acquire() as one, pool.acquire() as two:
+            opened = one.transaction()
+            await opened.start()
+            assert await store.insert_journal(one, first) == set()
+            async with two.transaction():
+                await staging.prepare(two)
+                racing = asyncio.create_task(store.insert_journal(two, second))
+                # The second waits on the first's row for event 2, until it commits.
+                while (
+                    await pool.fetchval(
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = $1",
+                        two.get_server_pid(),
+                    )
+                    == 0
+                ):
+                    await asyncio.sleep(0.01)
+                assert not racing.done()
+                await opened.commit()
+                skipped = await racing
+        ids = [a.event.event_id for a in second]
+        assert skipped == {ids[0], ids[1]}
+        rows = await pool.fetch(
+            "SELECT event_id, source_ref FROM journal WHERE event_id = ANY($1::text[])", ids
+        )
+        sources = {r["event_id"]: r["source_ref"] for r in rows}
+        # Each event once, as its first copy journaled it.
+        assert sources == {
+            ids[0]: already[0].record.source_ref,
+            ids[1]: first[1].record.source_ref,
+            ids[2]: second[2].record.source_ref,
+        }
+    finally:
         await pool.close()
