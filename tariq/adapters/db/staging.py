@@ -30,7 +30,6 @@ STAGED: Final[dict[str, tuple[str, ...]]] = {
         "source_ref",
     ),
     "vehicle_fixes": ("vehicle_id", "at", "event_id", "lat", "lon"),
-    "dirty": ("kind", "key"),
 }
 
 

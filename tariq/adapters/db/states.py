@@ -184,9 +184,9 @@ async def insert_fixes(
 
 
 async def mark_dirty(conn: asyncpg.Connection, marks: set[tuple[str, str]]) -> None:
+    # Straight into the queue: plain rows, nothing to merge, so no stage to copy them from.
     if marks:
-        stage = await staging.copy(conn, "dirty", sorted(marks))
-        await conn.execute(f"INSERT INTO dirty (kind, key) SELECT kind, key FROM {stage}")
+        await conn.copy_records_to_table("dirty", records=sorted(marks), columns=["kind", "key"])
 
 
 async def pilgrim_groups(conn: asyncpg.Connection, pilgrim_ids: Sequence[str]) -> dict[str, str]:
