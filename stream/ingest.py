@@ -318,10 +318,11 @@ class BatchProcessor:
                 kind: await states.load(conn, TABLES[kind], sorted(keys))
                 for kind, keys in touched.items()
             }
+            stored = {kind: set(found) for kind, found in loaded.items()}  # fold adds to it
             folded = fold(loaded, fresh)
             seal_registrations(pii_key, folded.changed["pilgrim"], fresh)
             for kind, changed in folded.changed.items():
-                await states.save(conn, TABLES[kind], list(changed.values()))
+                await states.save(conn, TABLES[kind], list(changed.values()), stored[kind])
             await states.insert_fixes(
                 conn,
                 [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -116,21 +116,35 @@ async def load(
     return states
 
 
-async def save(conn: asyncpg.Connection, table: Table, states: Sequence[Any]) -> None:
-    """Upsert whole states (the fold already merged them): staged by COPY, then one
-    statement per table."""
+async def save(
+    conn: asyncpg.Connection, table: Table, states: Sequence[Any], stored: Container[str]
+) -> None:
+    """Write whole states (the fold already merged them); `stored`: the keys that were
+    loaded, i.e. that have a row.
+
+    The others are new, and are COPYed straight into the table: the batch holds their
+    advisory locks (store.lock_entities) and found no row under them, and only a holder of
+    the lock writes states, so none can have appeared since. The stored ones are staged by
+    COPY and upserted in one statement (a lookup by key per row, whatever the planner's
+    statistics say)."""
     if not states:
         return
     names = [c for c, _ in table.columns]
     row_of = operator.attrgetter(*names)
-    stage = await staging.copy(conn, table.name, map(row_of, states))
-    columns = ", ".join(names)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c != table.key)
-    # No ORDER BY: the batch holds the entities' advisory locks (store.lock_entities).
-    await conn.execute(
-        f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage}"
-        f" ON CONFLICT ({table.key}) DO UPDATE SET {updates}"
-    )
+    key_of = operator.attrgetter(table.key)
+    new = [s for s in states if key_of(s) not in stored]
+    if new:
+        await conn.copy_records_to_table(table.name, records=map(row_of, new), columns=names)
+    if len(new) < len(states):
+        old = (s for s in states if key_of(s) in stored)
+        stage = await staging.copy(conn, table.name, map(row_of, old))
+        columns = ", ".join(names)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c != table.key)
+        # No ORDER BY: the batch holds the entities' advisory locks.
+        await conn.execute(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage}"
+            f" ON CONFLICT ({table.key}) DO UPDATE SET {updates}"
+        )
     if table is PILGRIMS:
         await _save_pilgrim_sets(conn, states)
 
