@@ -123,3 +123,51 @@ async def test_saving_histories_replaces_only_those_bags_rows(pool: Any) -> None
         ("T1", "sorted"),
         ("T2", "coded"),
     ]
+
+
+async def test_saving_histories_rewrites_only_the_rows_that_changed(pool: Any) -> None:
+    """A history computed again keeps the rows it shares with the stored one where they are
+    (same ctid) and replaces the others: a step whose end changed, a span that ended."""
+    from zoneinfo import ZoneInfo
+
+    from tariq.domain.alerts import Alert
+    from tariq.domain.history import AlertSpan
+
+    late = Alert("unknown_tag", "T1", tag="T1", flight_id="SV1")
+    open_span = AlertSpan(late, T0, None)
+    ended_span = AlertSpan(late, T0, T0 + timedelta(hours=2))
+    before = steps("T1", "coded", "loaded")
+    after = steps("T1", "coded", "loaded", "sorted")
+
+    async def rows(conn: Any) -> list[tuple[Any, ...]]:
+        found = await conn.fetch(
+            "SELECT 'step' AS t, ctid, stage AS what, since AS at, until AS till FROM bag_steps"
+            " UNION ALL SELECT 'span', ctid, type, began_at, ended_at FROM alert_spans"
+            " ORDER BY 1, 4"
+        )
+        return [tuple(r) for r in found]
+
+    async with pool.acquire() as conn:
+        await history.save_bag_histories(
+            conn, ["T1"], [BagHistory("T1", (open_span,), before.steps)]
+        )
+        first = await rows(conn)
+        # The same history, its times in another zone: nothing is written.
+        riyadh = ZoneInfo("Asia/Riyadh")
+        again = tuple(StageStep(s.stage, s.since.astimezone(riyadh), s.until) for s in before.steps)
+        await history.save_bag_histories(conn, ["T1"], [BagHistory("T1", (open_span,), again)])
+        assert await rows(conn) == first
+        await history.save_bag_histories(
+            conn, ["T1"], [BagHistory("T1", (ended_span,), after.steps)]
+        )
+        second = await rows(conn)
+    assert [(r[0], r[2], r[4]) for r in second] == [
+        ("span", "unknown_tag", T0 + timedelta(hours=2)),
+        ("step", "coded", T0 + timedelta(hours=1)),
+        ("step", "loaded", T0 + timedelta(hours=2)),
+        ("step", "sorted", None),
+    ]
+    kept = {r[:2] for r in first} & {r[:2] for r in second}
+    # The coded step is unchanged and stays; the loaded step ended and the span ended.
+    assert kept == {first[1][:2]}
+    assert first[1][2] == "coded"
